@@ -60,6 +60,13 @@ static void mqtt__on_subscribed(void *ctx, MQTTAsync_successData5 *r)
 {
 	struct tw_mqtt *m = ctx;
 
+	/* Paho fills the reasonCodes array only for several topics at once. */
+	if (r->alt.sub.reasonCodeCount <= 1 || !r->alt.sub.reasonCodes) {
+		if (r->reasonCode >= 0x80)
+			tw_error("broker refused subscription to %s: %s", m->subs[0],
+				 MQTTReasonCode_toString(r->reasonCode));
+		return;
+	}
 	for (int i = 0; i < r->alt.sub.reasonCodeCount; i++)
 		if (r->alt.sub.reasonCodes[i] >= 0x80)
 			tw_error("broker refused subscription to %s: %s", m->subs[i],

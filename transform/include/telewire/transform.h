@@ -111,4 +111,9 @@ struct tw_transform_plugin {
 
 typedef const struct tw_transform_plugin *(*tw_transform_entry_fn)(void);
 
+/* Plugins may be built with -fvisibility=hidden; the entry stays exported.
+ * The declaration also spares plugins a prototype of their own. */
+#define TW_TRANSFORM_EXPORT __attribute__((visibility("default")))
+TW_TRANSFORM_EXPORT const struct tw_transform_plugin *telewire_transform_entry(void);
+
 #endif

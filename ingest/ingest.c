@@ -1,0 +1,333 @@
+/* ingest.c -- the telemetry path: on_message, history commit, result batching and flushing */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "envelope.h"
+#include "ingest.h"
+#include "telewire/clock.h"
+#include "telewire/error.h"
+#include "telewire/log.h"
+
+#define DEADLETTER_HEAD 256	/* payload bytes quoted in a deadletter */
+#define STOP_GRACE_MS 5000	/* how long shutdown keeps trying to publish */
+
+/* Warns at most once a second, then says how many lines it held back. */
+static void ingest__warn_limited(struct ingest *ing, const char *what, const char *device,
+				 const char *reason)
+{
+	int64_t now = tw_mono_ms();
+
+	if (now - ing->last_reject_log < 1000) {
+		ing->suppressed++;
+		return;
+	}
+	tw_warn("%s from %s: %s%s", what, device, reason,
+		ing->suppressed ? " (and more lines like this held back)" : "");
+	ing->last_reject_log = now;
+	ing->suppressed = 0;
+}
+
+int ingest__topic_device(const char *topic, char *device, size_t len)
+{
+	const char *p = topic, *end;
+
+	while (p && strncmp(p, "devices/", 8) != 0)
+		if ((p = strchr(p, '/')) != NULL)
+			p++;
+	if (!p)
+		return TW_ERR_INVAL;
+	p += 8;
+	end = strchr(p, '/');
+	if (!end)
+		end = p + strlen(p);
+	if (end == p || (size_t)(end - p) >= len || (size_t)(end - p) > TW_RECORD_MAX_DEVICE)
+		return TW_ERR_INVAL;
+	memcpy(device, p, (size_t)(end - p));
+	device[end - p] = '\0';
+	return TW_OK;
+}
+
+static void ingest__reject(struct ingest *ing, const char *device, const char *topic,
+			   const void *payload, size_t len, const char *reason, int rc)
+{
+	char dl_topic[256];
+	char *dl = ingest__deadletter(reason, topic, payload, len, DEADLETTER_HEAD);
+
+	ing->st.rejected++;
+	if (rc == TW_ERR_LIMIT)
+		ing->st.rejected_limit++;
+	ingest__warn_limited(ing, "rejected message", device, reason);
+	snprintf(dl_topic, sizeof(dl_topic), "telewire/deadletter/%s", device);
+	if (!dl || tw_mqtt_publish(ing->pub, dl_topic, dl, strlen(dl), 1, 0) != TW_OK)
+		ing->st.deadletter_failed++;
+	free(dl);
+}
+
+/* Runs r through its route's pipeline; 1: keep it, 0: it goes no further. */
+static int ingest__transform(struct ingest *ing, struct ingest_route *route, struct tw_record *r)
+{
+	char why[512];
+	int rc;
+
+	if (!route || tw_pipeline_length(route->pipeline) == 0)
+		return 1;
+	rc = tw_pipeline_run(route->pipeline, r, why, sizeof(why));
+	if (rc == TW_TRANSFORM_DROP)
+		ing->st.transform_dropped++;
+	if (rc == TW_TRANSFORM_ERROR) {
+		ing->st.transform_failed++;
+		ingest__warn_limited(ing, "transform failed on a record", tw_record_device(r), why);
+	}
+	return rc == TW_TRANSFORM_PASS;
+}
+
+static void ingest__db_error(struct ingest *ing, const char *what)
+{
+	ing->st.db_errors++;
+	tw_error("history: %s: %s", what, tw_history_errmsg(ing->history));
+}
+
+/* De-duplicates, transforms and stores one message's records in one
+ * transaction, committed before this returns; keep[i] says who goes on. */
+static void ingest__process(struct ingest *ing, struct ingest_route *route,
+			    struct tw_decoded *d, unsigned char *keep)
+{
+	struct tw_history *h = ing->history;
+	size_t stored = 0;
+	int rc;
+
+	if (h && tw_history_begin(h) != TW_OK) {
+		ingest__db_error(ing, "cannot begin a transaction");
+		h = NULL;
+	}
+	for (size_t i = 0; i < d->n; i++) {
+		rc = h ? tw_history_seen(h, d->recs[i]) : TW_OK;
+		if (rc == TW_ERR_EXISTS) {
+			ing->st.duplicates++;
+			keep[i] = 0;
+			continue;
+		}
+		keep[i] = ingest__transform(ing, route, d->recs[i]);
+		if (rc == TW_OK && h && keep[i])
+			rc = tw_history_put(h, d->recs[i]);
+		stored += rc == TW_OK && h && keep[i];
+		if (rc != TW_OK && h) {
+			ingest__db_error(ing, "cannot write");
+			tw_history_rollback(h);
+			h = NULL;
+			stored = 0;
+		}
+	}
+	if (h && tw_history_commit(h) != TW_OK) {
+		ingest__db_error(ing, "cannot commit");
+		stored = 0;
+	}
+	ing->st.stored += stored;
+}
+
+static void ingest__queue_emits(struct ingest *ing, const struct tw_record *r, const char *key)
+{
+	for (const struct tw_record_emit *e = tw_record_emits(r); e; e = e->next) {
+		char *env = ingest__envelope_text(e->group, e->method, e->json_args, key);
+
+		if (env)
+			ingest__queue_push(&ing->queue, env);
+		else
+			ing->st.emit_invalid++;
+	}
+}
+
+/* One envelope per group of the route, plus what plugins emitted. */
+static void ingest__queue_record(struct ingest *ing, struct ingest_route *route,
+				 const struct tw_record *r)
+{
+	const char *key = tw_record_conflation_key(r);
+	void *args;
+
+	if (!key)
+		key = tw_record_device(r);
+	ingest__queue_emits(ing, r, key);
+	if (!route->ngroups || !(args = ingest__record_args(r)))
+		return;
+	for (size_t g = 0; g < route->ngroups; g++) {
+		char *env = ingest__envelope(route->groups[g], "telemetry", args, key);
+
+		if (env)
+			ingest__queue_push(&ing->queue, env);
+	}
+	ingest__json_free(args);
+}
+
+static void ingest__handle(struct ingest *ing, const char *topic, const void *payload,
+			   size_t len)
+{
+	char device[TW_RECORD_MAX_DEVICE + 1], reason[512];
+	struct ingest_route *route;
+	struct tw_decoded d;
+	unsigned char *keep;
+	int rc;
+
+	ing->st.received++;
+	if (ingest__topic_device(topic, device, sizeof(device)) != TW_OK) {
+		snprintf(reason, sizeof(reason), "topic has no device id after \"devices/\"");
+		ingest__reject(ing, "_unknown", topic, payload, len, reason, TW_ERR_INVAL);
+		return;
+	}
+	rc = tw_telemetry_decode(payload, len, device, tw_wall_ms(), &ing->lim, &d, reason,
+				 sizeof(reason));
+	if (rc != TW_OK) {
+		ingest__reject(ing, device, topic, payload, len, reason, rc);
+		return;
+	}
+	route = ingest__routes_match(ing->routes, device);
+	if (!route)
+		ing->st.unrouted += d.n;
+	if ((keep = calloc(d.n, 1)) != NULL) {
+		ingest__process(ing, route, &d, keep);
+		for (size_t i = 0; route && i < d.n; i++)
+			if (keep[i])
+				ingest__queue_record(ing, route, d.recs[i]);
+	}
+	free(keep);
+	tw_decoded_free(&d);
+}
+
+void ingest__on_message(void *ctx, const char *topic, const void *payload, size_t len, int qos)
+{
+	struct ingest *ing = ctx;
+
+	pthread_mutex_lock(&ing->msg_lock);
+	if (!ing->closed)
+		ingest__handle(ing, topic, payload, len);
+	pthread_mutex_unlock(&ing->msg_lock);
+}
+
+/* Publishes one batch, waiting for room as long as it takes (until the
+ * stop deadline); returns 1 when published. */
+static int ingest__publish_batch(struct ingest *ing, const struct ingest_buf *b)
+{
+	struct timespec pause = { 0, 50 * 1000000 };
+	int rc;
+
+	for (;;) {
+		rc = tw_mqtt_publish(ing->pub, ing->results_topic, b->data, b->len, 1, 0);
+		if (rc == TW_OK)
+			return 1;
+		if (rc != TW_ERR_FULL && rc != TW_ERR_AGAIN)
+			return 0;
+		if (ing->stop_deadline && tw_mono_ms() > ing->stop_deadline)
+			return 0;
+		if (rc == TW_ERR_FULL)
+			tw_mqtt_wait_room(ing->pub, 200);
+		else
+			nanosleep(&pause, NULL);
+	}
+}
+
+static void *ingest__flusher(void *arg)
+{
+	struct ingest *ing = arg;
+	struct ingest_buf buf = { 0 };
+	size_t n;
+
+	while ((n = ingest__queue_next(&ing->queue, &buf)) > 0) {
+		if (ingest__publish_batch(ing, &buf))
+			ing->st.published += n;
+		else
+			ing->st.publish_failed += n;
+	}
+	ingest__buf_free(&buf);
+	return NULL;
+}
+
+static void ingest__limits(struct ingest *ing, const struct ingest_config *c)
+{
+	ing->lim.max_payload = (size_t)c->max_payload;
+	ing->lim.max_fields = (size_t)c->max_fields;
+	ing->lim.max_string = (size_t)c->max_string;
+	ing->lim.max_records = (size_t)c->max_records;
+	ing->lim.max_future_ms = (int64_t)c->max_future_s * 1000;
+}
+
+static int ingest__start_mqtt(struct ingest *ing)
+{
+	const struct ingest_config *c = ing->cfg;
+	const char *subs[1] = { c->topic };
+	struct tw_mqtt_config pub = {
+		.uri = c->mqtt_uri, .client_id_prefix = "telewire-ingest-pub",
+		.max_pending = (int)c->max_pending,
+	};
+	struct tw_mqtt_config sub = {
+		.uri = c->mqtt_uri, .client_id = c->client_id, .persistent = 1,
+		.session_expiry = 3600, .subscriptions = subs, .nsubscriptions = 1,
+		.sub_qos = 1, .on_message = ingest__on_message, .ctx = ing,
+	};
+	int rc = tw_mqtt_start(&ing->pub, &pub);
+
+	if (rc == TW_OK)
+		rc = tw_mqtt_start(&ing->sub, &sub);
+	return rc;
+}
+
+int ingest__start(struct ingest *ing, const struct ingest_config *cfg,
+		  struct ingest_routes *routes, struct tw_history *history)
+{
+	int rc;
+
+	memset(ing, 0, sizeof(*ing));
+	ing->cfg = cfg;
+	ing->routes = routes;
+	ing->history = history;
+	ingest__limits(ing, cfg);
+	snprintf(ing->results_topic, sizeof(ing->results_topic), "telewire/hub/%s/results",
+		 cfg->hub);
+	pthread_mutex_init(&ing->msg_lock, NULL);
+	rc = ingest__queue_init(&ing->queue, (size_t)cfg->queue_max, (size_t)cfg->batch_max,
+				(size_t)cfg->batch_bytes, cfg->linger_ms);
+	if (rc == TW_OK && pthread_create(&ing->flusher, NULL, ingest__flusher, ing) != 0)
+		rc = TW_ERR_NOMEM;
+	ing->flusher_started = rc == TW_OK;
+	if (rc == TW_OK)
+		rc = ingest__start_mqtt(ing);
+	if (rc != TW_OK)
+		ingest__stop(ing);
+	return rc;
+}
+
+void ingest__stop(struct ingest *ing)
+{
+	tw_mqtt_stop(ing->sub, 1000);
+	ing->sub = NULL;
+	pthread_mutex_lock(&ing->msg_lock);
+	ing->closed = 1;
+	pthread_mutex_unlock(&ing->msg_lock);
+	ing->stop_deadline = tw_mono_ms() + STOP_GRACE_MS;
+	if (ing->flusher_started) {
+		ingest__queue_stop(&ing->queue);
+		pthread_join(ing->flusher, NULL);
+		ing->flusher_started = 0;
+	}
+	tw_mqtt_stop(ing->pub, 3000);
+	ing->pub = NULL;
+	if (ing->queue.cap)
+		ing->queue_dropped = ingest__queue_dropped(&ing->queue);
+	ingest__queue_destroy(&ing->queue);
+	pthread_mutex_destroy(&ing->msg_lock);
+}
+
+void ingest__log_stats(struct ingest *ing)
+{
+	struct ingest_stats *s = &ing->st;
+	unsigned long long dropped = ing->queue.cap ? ingest__queue_dropped(&ing->queue)
+						    : ing->queue_dropped;
+
+	tw_info("received %llu, rejected %llu, stored %llu, published %llu, dropped %llu, "
+		"duplicates %llu, transform errors %llu, unrouted %llu, db errors %llu",
+		(unsigned long long)s->received, (unsigned long long)s->rejected,
+		(unsigned long long)s->stored, (unsigned long long)s->published,
+		dropped + s->publish_failed,
+		(unsigned long long)s->duplicates, (unsigned long long)s->transform_failed,
+		(unsigned long long)s->unrouted, (unsigned long long)s->db_errors);
+}

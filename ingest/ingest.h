@@ -1,0 +1,63 @@
+/* ingest.h -- the telemetry path: MQTT in, decode, transforms, history, batched results out */
+#ifndef TELEWIRE_INGEST_INGEST_H
+#define TELEWIRE_INGEST_INGEST_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "decode.h"
+#include "queue.h"
+#include "routes.h"
+#include "telewire/history.h"
+#include "telewire/mqtt.h"
+
+struct ingest_stats {
+	atomic_ullong received, rejected, rejected_limit, deadletter_failed;
+	atomic_ullong stored, duplicates, db_errors, unrouted;
+	atomic_ullong transform_failed, transform_dropped;
+	atomic_ullong published, publish_failed, emit_invalid;
+};
+
+struct ingest {
+	const struct ingest_config *cfg;
+	struct ingest_routes *routes;
+	struct tw_history *history;	/* NULL: history off */
+	struct tw_decode_limits lim;
+	struct tw_mqtt *sub, *pub;	/* consumer (persistent session), publisher */
+	struct ingest_queue queue;
+	pthread_t flusher;
+	int flusher_started;
+	pthread_mutex_t msg_lock;	/* held while a message is handled */
+	int closed;			/* under msg_lock: drop further messages */
+	atomic_llong stop_deadline;	/* mono ms: the flusher gives up after it */
+	char results_topic[256];
+	struct ingest_stats st;
+	unsigned long long queue_dropped; /* kept when the queue is gone */
+	int64_t last_reject_log;	/* rate limit of reject and error lines */
+	unsigned long long suppressed;
+};
+
+/* Sets up the queue, the flusher thread and both MQTT clients; messages
+ * flow once this returns TW_OK. history and routes stay the caller's, and
+ * must outlive ingest__stop. On failure everything started is stopped. */
+int ingest__start(struct ingest *ing, const struct ingest_config *cfg,
+		  struct ingest_routes *routes, struct tw_history *history);
+
+/* Stops consuming, publishes what is queued (up to a few seconds), stops
+ * the publisher. */
+void ingest__stop(struct ingest *ing);
+
+/* One message as Paho delivers it (a tw_mqtt_message_fn; ctx: ingest).
+ * When it returns, the message's records are committed to history. */
+void ingest__on_message(void *ctx, const char *topic, const void *payload, size_t len,
+			int qos);
+
+/* The device id in a topic: the level after "devices/". TW_OK or TW_ERR_INVAL. */
+int ingest__topic_device(const char *topic, char *device, size_t len);
+
+/* Logs one summary line of the counters. */
+void ingest__log_stats(struct ingest *ing);
+
+#endif

@@ -1,0 +1,552 @@
+/* http.c -- libmicrohttpd routes: /api/negotiate, /client/negotiate, /client/ upgrade, health, CORS, static */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "telewire/clock.h"
+#include "telewire/error.h"
+#include "telewire/log.h"
+#include "auth.h"
+#include "http.h"
+#include "hub.h"
+#include "static.h"
+
+#define HTTP_MAX_BODY (64u * 1024)
+#define HTTP_TOKEN_TTL_S 3600
+#define HTTP_JWT_SKEW_S 60
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+struct tw_http {
+	struct MHD_Daemon *d;
+	struct tw_hub *hub;
+	char web_root[PATH_MAX];
+	char listen[300];	/* host:port, used when a request has no Host */
+};
+
+/* Per request state, kept in MHD's req_cls. */
+struct http_req {
+	size_t body_len;
+	char *claimed_token;	/* a connection token claimed for an upgrade */
+	int upgraded;
+};
+
+/* ---- responses ---- */
+
+static void http__cors(struct MHD_Connection *con, struct MHD_Response *r)
+{
+	const char *origin = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Origin");
+
+	if (!origin)
+		return;
+	MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+	MHD_add_response_header(r, "Access-Control-Allow-Credentials", "true");
+	MHD_add_response_header(r, "Vary", "Origin");
+}
+
+static enum MHD_Result http__queue(struct MHD_Connection *con, unsigned status,
+				   struct MHD_Response *r)
+{
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	http__cors(con, r);
+	ret = MHD_queue_response(con, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Sends a JSON value (consumed). */
+static enum MHD_Result http__json(struct MHD_Connection *con, unsigned status, json_t *v)
+{
+	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+	struct MHD_Response *r;
+
+	json_decref(v);
+	if (!text)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	return http__queue(con, status, r);
+}
+
+static enum MHD_Result http__error(struct MHD_Connection *con, unsigned status, const char *msg)
+{
+	return http__json(con, status, json_pack("{s:s}", "error", msg));
+}
+
+static enum MHD_Result http__unauthorized(struct tw_http *s, struct MHD_Connection *con,
+					  const char *why)
+{
+	char msg[300];
+	json_t *v;
+	char *text;
+	struct MHD_Response *r;
+
+	HUB_COUNT(s->hub, auth_failures);
+	snprintf(msg, sizeof(msg), "Unauthorized: %s", why);
+	v = json_pack("{s:s}", "error", msg);
+	text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+	json_decref(v);
+	if (!text)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+	return http__queue(con, MHD_HTTP_UNAUTHORIZED, r);
+}
+
+/* ---- request helpers ---- */
+
+static const char *http__arg(struct MHD_Connection *con, const char *name)
+{
+	return MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* The Host header if it is a plain host[:port], else the listen address. */
+static const char *http__host(struct tw_http *s, struct MHD_Connection *con)
+{
+	const char *host = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Host");
+
+	if (!host || !*host || strlen(host) > 255 || strpbrk(host, " /\\\"'<>?#@%"))
+		return s->listen;
+	return host;
+}
+
+/* Checks ?hub=; on failure a response is queued and 0 returned. */
+static int http__hub_ok(struct tw_http *s, struct MHD_Connection *con, enum MHD_Result *ret)
+{
+	const char *hub = http__arg(con, "hub");
+	char msg[300];
+
+	if (hub && strcasecmp(hub, s->hub->cfg.name) == 0)
+		return 1;
+	snprintf(msg, sizeof(msg), hub ? "Unknown hub '%.64s'." : "Query parameter 'hub' is required.",
+		 hub);
+	*ret = http__error(con, hub ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST, msg);
+	return 0;
+}
+
+static const char *http__bearer(struct MHD_Connection *con)
+{
+	const char *auth = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
+
+	if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
+		return auth + 7;
+	return http__arg(con, "access_token");
+}
+
+/* Verifies the request's token for /client/...; on failure queues 401. */
+static int http__authenticate(struct tw_http *s, struct MHD_Connection *con,
+			      struct tw_jwt_claims *c, enum MHD_Result *ret)
+{
+	const char *key = s->hub->cfg.access_key, *tok = http__bearer(con);
+	char base[300], err[200];
+
+	if (!tok) {
+		*ret = http__unauthorized(s, con, "no access token (Authorization: Bearer or access_token)");
+		return 0;
+	}
+	if (tw_jwt_verify(tok, key, strlen(key), tw_wall_ms() / 1000, HTTP_JWT_SKEW_S, c, err,
+			  sizeof(err)) != TW_OK) {
+		tw_jwt_claims_free(c);
+		tw_warn("http: refused a token: %s", err);
+		*ret = http__unauthorized(s, con, err);
+		return 0;
+	}
+	snprintf(base, sizeof(base), "http://%s/client", http__host(s, con));
+	if (!tw_jwt_aud_ok(c, base, s->hub->cfg.name)) {
+		tw_jwt_claims_free(c);
+		tw_warn("http: refused a token: audience is not %s (hub %s)", base, s->hub->cfg.name);
+		*ret = http__unauthorized(s, con, "token audience does not match this endpoint");
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- routes ---- */
+
+static int http__user_id_ok(const char *u)
+{
+	size_t n = strlen(u);
+
+	if (n == 0 || n > 128)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)u[i] < 0x21 || u[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* POST /api/negotiate?hub=H[&userId=U]: the app server's part, anonymous for now. */
+static enum MHD_Result http__api_negotiate(struct tw_http *s, struct MHD_Connection *con)
+{
+	static const char *const roles[] = { TW_ROLE_JOIN_LEAVE };
+	const char *user = http__arg(con, "userId"), *key = s->hub->cfg.access_key;
+	char url[400], sub[48], *token;
+	enum MHD_Result ret;
+
+	if (!http__hub_ok(s, con, &ret))
+		return ret;
+	if (user && !http__user_id_ok(user))
+		return http__error(con, MHD_HTTP_BAD_REQUEST,
+				   "userId must be 1 to 128 printable characters without spaces.");
+	if (!user) {
+		memcpy(sub, "anon-", 5);
+		if (tw_random_token(sub + 5, sizeof(sub) - 5, 12) != TW_OK)
+			return http__error(con, MHD_HTTP_INTERNAL_SERVER_ERROR, "no randomness");
+		user = sub;
+	}
+	snprintf(url, sizeof(url), "http://%s/client/?hub=%s", http__host(s, con), s->hub->cfg.name);
+	if (tw_jwt_issue(key, strlen(key), url, user, roles, 1, tw_wall_ms() / 1000,
+			 HTTP_TOKEN_TTL_S, &token) != TW_OK)
+		return http__error(con, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot sign a token");
+	ret = http__json(con, MHD_HTTP_OK, json_pack("{s:s, s:s}", "url", url, "accessToken", token));
+	free(token);
+	return ret;
+}
+
+static json_t *http__transports(void)
+{
+	return json_pack("[{s:s, s:[s,s]}]", "transport", "WebSockets", "transferFormats", "Text",
+			 "Binary");
+}
+
+/* POST /client/negotiate?hub=H[&negotiateVersion=1] with a Bearer token. */
+static enum MHD_Result http__client_negotiate(struct tw_http *s, struct MHD_Connection *con)
+{
+	const char *v = http__arg(con, "negotiateVersion");
+	int version1 = v && strcmp(v, "0") != 0;
+	char id[HUB_ID_LEN], token[HUB_TOKEN_LEN];
+	struct tw_jwt_claims c;
+	enum MHD_Result ret;
+	int rc;
+
+	if (!http__hub_ok(s, con, &ret) || !http__authenticate(s, con, &c, &ret))
+		return ret;
+	rc = tw_hub_negotiate(s->hub, &c, !version1, id, token);
+	tw_jwt_claims_free(&c);
+	if (rc != TW_OK)
+		return http__error(con, MHD_HTTP_INTERNAL_SERVER_ERROR, tw_strerror(rc));
+	if (!version1)
+		return http__json(con, MHD_HTTP_OK,
+				  json_pack("{s:i, s:s, s:o}", "negotiateVersion", 0, "connectionId",
+					    id, "availableTransports", http__transports()));
+	return http__json(con, MHD_HTTP_OK,
+			  json_pack("{s:i, s:s, s:s, s:o}", "negotiateVersion", 1, "connectionId", id,
+				    "connectionToken", token, "availableTransports",
+				    http__transports()));
+}
+
+/* Does a comma-separated header contain token (case-insensitive)? */
+static int http__header_has(struct MHD_Connection *con, const char *name, const char *token)
+{
+	const char *v = MHD_lookup_connection_value(con, MHD_HEADER_KIND, name);
+	size_t n = strlen(token);
+
+	while (v && *v) {
+		while (*v == ' ' || *v == ',' || *v == '\t')
+			v++;
+		if (strncasecmp(v, token, n) == 0 && (v[n] == '\0' || v[n] == ',' || v[n] == ' '))
+			return 1;
+		v = strchr(v, ',');
+	}
+	return 0;
+}
+
+static int http__ws_accept(const char *key, char out[32])
+{
+	unsigned char sha[SHA_DIGEST_LENGTH];
+	char buf[128];
+	int n = snprintf(buf, sizeof(buf), "%s" WS_GUID, key);
+
+	if (n <= 0 || (size_t)n >= sizeof(buf))
+		return -1;
+	SHA1((const unsigned char *)buf, (size_t)n, sha);
+	EVP_EncodeBlock((unsigned char *)out, sha, SHA_DIGEST_LENGTH);
+	return 0;
+}
+
+static void http__upgraded(void *cls, struct MHD_Connection *con, void *req_cls,
+			   const char *extra_in, size_t extra_in_size, MHD_socket sock,
+			   struct MHD_UpgradeResponseHandle *urh)
+{
+	struct tw_http *s = cls;
+	struct http_req *rq = req_cls;
+
+	rq->upgraded = 1;
+	tw_hub_adopt(s->hub, rq->claimed_token, sock, urh, extra_in, extra_in_size);
+}
+
+/* Checks the RFC 6455 request headers; returns the key or NULL. */
+static const char *http__ws_key(struct MHD_Connection *con)
+{
+	const char *key = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+	const char *ver = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+
+	if (!http__header_has(con, "Upgrade", "websocket") ||
+	    !http__header_has(con, "Connection", "upgrade") || !ver || strcmp(ver, "13") != 0 ||
+	    !key || strlen(key) != 24)
+		return NULL;
+	return key;
+}
+
+static enum MHD_Result http__claim_error(struct tw_http *s, struct MHD_Connection *con, int rc)
+{
+	if (rc == TW_ERR_NOTFOUND)
+		return http__error(con, MHD_HTTP_NOT_FOUND, "No Connection with that ID.");
+	if (rc == TW_ERR_EXISTS)
+		return http__error(con, MHD_HTTP_CONFLICT, "Connection ID is already in use.");
+	return http__unauthorized(s, con, "the token's user is not the negotiated user");
+}
+
+static enum MHD_Result http__ws_respond(struct tw_http *s, struct MHD_Connection *con,
+					struct http_req *rq, const char *key, const char *id)
+{
+	struct MHD_Response *r;
+	char accept[32];
+
+	if (http__ws_accept(key, accept) != 0 || !(rq->claimed_token = strdup(id))) {
+		tw_hub_unclaim(s->hub, id);
+		return http__error(con, MHD_HTTP_BAD_REQUEST, "Bad Sec-WebSocket-Key.");
+	}
+	r = MHD_create_response_for_upgrade(http__upgraded, s);
+	if (!r)
+		return MHD_NO; /* the completion callback unclaims */
+	MHD_add_response_header(r, "Upgrade", "websocket");
+	MHD_add_response_header(r, "Sec-WebSocket-Accept", accept);
+	return http__queue(con, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+}
+
+/* GET /client/?hub=H&id=TOKEN with a WebSocket upgrade. */
+static enum MHD_Result http__client_connect(struct tw_http *s, struct MHD_Connection *con,
+					    struct http_req *rq)
+{
+	const char *key = http__ws_key(con), *id = http__arg(con, "id");
+	struct tw_jwt_claims c;
+	enum MHD_Result ret;
+	int rc;
+
+	if (!key)
+		return http__error(con, MHD_HTTP_BAD_REQUEST,
+				   "Expected a WebSocket upgrade (other transports are not enabled).");
+	if (!http__hub_ok(s, con, &ret))
+		return ret;
+	if (!id || !*id || strlen(id) >= HUB_TOKEN_LEN)
+		return http__error(con, id ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST,
+				   id ? "No Connection with that ID." : "Query parameter 'id' is required.");
+	if (!http__authenticate(s, con, &c, &ret))
+		return ret;
+	rc = tw_hub_claim(s->hub, id, c.sub);
+	tw_jwt_claims_free(&c);
+	if (rc != TW_OK)
+		return http__claim_error(s, con, rc);
+	return http__ws_respond(s, con, rq, key, id);
+}
+
+static enum MHD_Result http__health(struct tw_http *s, struct MHD_Connection *con)
+{
+	return http__json(con, MHD_HTTP_OK,
+			  json_pack("{s:s, s:s, s:s, s:I}", "status", "ok", "version", TW_VERSION,
+				    "hub", s->hub->cfg.name, "connections",
+				    (json_int_t)tw_hub_connection_count(s->hub)));
+}
+
+static enum MHD_Result http__preflight(struct MHD_Connection *con)
+{
+	const char *hdrs = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
+						       "Access-Control-Request-Headers");
+	struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+	MHD_add_response_header(r, "Access-Control-Allow-Headers",
+				hdrs ? hdrs : "Authorization, Content-Type, X-Requested-With, "
+					      "X-SignalR-User-Agent");
+	MHD_add_response_header(r, "Access-Control-Max-Age", "86400");
+	return http__queue(con, MHD_HTTP_NO_CONTENT, r);
+}
+
+static enum MHD_Result http__static(struct tw_http *s, struct MHD_Connection *con, const char *url)
+{
+	char rel[PATH_MAX];
+	const char *ctype;
+	struct MHD_Response *r;
+	uint64_t size;
+	int fd, rc = tw_static_sanitize(url, rel, sizeof(rel));
+
+	if (rc == TW_OK)
+		rc = tw_static_open(s->web_root, rel, &fd, &size, &ctype);
+	if (rc == TW_ERR_NOTFOUND)
+		return http__error(con, MHD_HTTP_NOT_FOUND, "Not found.");
+	if (rc != TW_OK) {
+		tw_warn("http: refused static path \"%.200s\": %s", url, tw_strerror(rc));
+		return http__error(con, MHD_HTTP_FORBIDDEN, "Forbidden path.");
+	}
+	r = MHD_create_response_from_fd64(size, fd);
+	if (!r) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", ctype);
+	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	return http__queue(con, MHD_HTTP_OK, r);
+}
+
+static enum MHD_Result http__route(struct tw_http *s, struct MHD_Connection *con,
+				   struct http_req *rq, const char *url, const char *method)
+{
+	int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+
+	if (strcmp(method, "OPTIONS") == 0)
+		return http__preflight(con);
+	if (post && strcmp(url, "/api/negotiate") == 0)
+		return http__api_negotiate(s, con);
+	if (post && strcmp(url, "/client/negotiate") == 0)
+		return http__client_negotiate(s, con);
+	if (get && (strcmp(url, "/client/") == 0 || strcmp(url, "/client") == 0))
+		return http__client_connect(s, con, rq);
+	if (get && strcmp(url, "/api/v1/health") == 0)
+		return http__health(s, con);
+	if (get || strcmp(method, "HEAD") == 0)
+		return http__static(s, con, url);
+	return http__error(con, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed.");
+}
+
+static enum MHD_Result http__handler(void *cls, struct MHD_Connection *con, const char *url,
+				     const char *method, const char *version,
+				     const char *upload_data, size_t *upload_data_size,
+				     void **req_cls)
+{
+	struct http_req *rq = *req_cls;
+
+	if (!rq) {
+		rq = calloc(1, sizeof(*rq));
+		*req_cls = rq;
+		return rq ? MHD_YES : MHD_NO;
+	}
+	if (*upload_data_size) {
+		/* Bodies are not used by these routes; bounded and discarded. */
+		rq->body_len += *upload_data_size;
+		*upload_data_size = 0;
+		return rq->body_len > HTTP_MAX_BODY ? MHD_NO : MHD_YES;
+	}
+	return http__route(cls, con, rq, url, method);
+}
+
+static void http__completed(void *cls, struct MHD_Connection *con, void **req_cls,
+			    enum MHD_RequestTerminationCode toe)
+{
+	struct tw_http *s = cls;
+	struct http_req *rq = *req_cls;
+
+	if (!rq)
+		return;
+	if (rq->claimed_token && !rq->upgraded)
+		tw_hub_unclaim(s->hub, rq->claimed_token);
+	free(rq->claimed_token);
+	free(rq);
+	*req_cls = NULL;
+}
+
+static void http__log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	tw_warn("http: %s", line);
+}
+
+static int http__resolve(const struct tw_http_config *cfg, struct sockaddr_storage *ss,
+			 socklen_t *len)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *ai;
+	char port[16];
+	int rc;
+
+	snprintf(port, sizeof(port), "%d", cfg->port);
+	rc = getaddrinfo(cfg->host, port, &hints, &ai);
+	if (rc != 0) {
+		tw_error("http: cannot resolve listen address %s: %s", cfg->host, gai_strerror(rc));
+		return TW_ERR_CONFIG;
+	}
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return TW_OK;
+}
+
+int tw_http_start(struct tw_http **out, struct tw_hub *h, const struct tw_http_config *cfg)
+{
+	struct tw_http *s = calloc(1, sizeof(*s));
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_UPGRADE |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+
+	*out = NULL;
+	if (!s)
+		return TW_ERR_NOMEM;
+	s->hub = h;
+	if (!realpath(cfg->web_root, s->web_root)) {
+		tw_warn("http: web folder %s: %s (static files disabled)", cfg->web_root,
+			strerror(errno));
+		snprintf(s->web_root, sizeof(s->web_root), "/nonexistent-telewire-web");
+	}
+	snprintf(s->listen, sizeof(s->listen), strchr(cfg->host, ':') ? "[%s]:%d" : "%s:%d",
+		 cfg->host, cfg->port);
+	if (http__resolve(cfg, &ss, &sslen) != TW_OK) {
+		free(s);
+		return TW_ERR_CONFIG;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, http__handler, s,
+				MHD_OPTION_EXTERNAL_LOGGER, http__log, s,
+				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+				MHD_OPTION_NOTIFY_COMPLETED, http__completed, s,
+				MHD_OPTION_END);
+	if (!s->d) {
+		tw_error("http: cannot listen on %s (address in use or not allowed?)", s->listen);
+		free(s);
+		return TW_ERR_IO;
+	}
+	*out = s;
+	return TW_OK;
+}
+
+void tw_http_stop(struct tw_http *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->d);
+	free(s);
+}

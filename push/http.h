@@ -1,0 +1,20 @@
+/* http.h -- the hub's HTTP side on libmicrohttpd: negotiate, WebSocket upgrade, health, static files */
+#ifndef TW_PUSH_HTTP_H
+#define TW_PUSH_HTTP_H
+
+struct tw_hub;
+struct tw_http;
+
+struct tw_http_config {
+	const char *host;	/* listen address */
+	int port;
+	const char *web_root;	/* static files; must exist */
+	unsigned connection_limit;
+};
+
+/* Starts listening. Returns TW_OK or a negative tw_error (logged). */
+int tw_http_start(struct tw_http **out, struct tw_hub *h, const struct tw_http_config *cfg);
+/* Stops the daemon; call after tw_hub_stop. */
+void tw_http_stop(struct tw_http *s);
+
+#endif

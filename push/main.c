@@ -1,0 +1,209 @@
+/* main.c -- telewire-hub: options, start-up, signals and orderly shutdown */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "telewire/error.h"
+#include "telewire/log.h"
+#include "telewire/opts.h"
+#include "backplane.h"
+#include "http.h"
+#include "hub.h"
+
+#ifndef TW_WEB_DIR
+#define TW_WEB_DIR "web"
+#endif
+
+#define DEV_ACCESS_KEY "telewire-dev-access-key-change-me-0123456789"
+
+struct hub_opts {
+	char *mqtt, *listen, *hub, *web, *access_key, *log_level;
+	long long max_queue, max_queue_kib, backplane_queue;
+	double keepalive_s, client_timeout_s, handshake_timeout_s;
+};
+
+static struct hub_opts o = {
+	.mqtt = "tcp://127.0.0.1:1883",
+	.listen = "127.0.0.1:8080",
+	.hub = "telemetry",
+	.web = TW_WEB_DIR,
+	.access_key = DEV_ACCESS_KEY,
+	.log_level = "info",
+	.max_queue = 1000,
+	.max_queue_kib = 8192,
+	.backplane_queue = 10000,
+	.keepalive_s = 15,
+	.client_timeout_s = 30,
+	.handshake_timeout_s = 15,
+};
+
+static const struct tw_opt opt_table[] = {
+	{ "mqtt", "mqtt", "uri", TW_OPT_STRING, &o.mqtt, 0, 0, "URI", "MQTT broker (backplane)" },
+	{ "listen", "hub", NULL, TW_OPT_STRING, &o.listen, 0, 0, "HOST:PORT", "HTTP address" },
+	{ "hub", "hub", NULL, TW_OPT_STRING, &o.hub, 0, 0, "NAME", "hub name served (?hub=)" },
+	{ "web", "hub", NULL, TW_OPT_STRING, &o.web, 0, 0, "DIR", "static web files root" },
+	{ "access-key", "hub", NULL, TW_OPT_STRING, &o.access_key, 0, 0, "KEY",
+	  "key that signs and checks access tokens" },
+	{ "log-level", "hub", NULL, TW_OPT_STRING, &o.log_level, 0, 0, "LEVEL",
+	  "debug, info, warn or error" },
+	{ "max-queue", "hub", NULL, TW_OPT_INT, &o.max_queue, 1, 1000000, "N",
+	  "outbound messages queued per connection before dropping the oldest" },
+	{ "max-queue-kib", "hub", NULL, TW_OPT_INT, &o.max_queue_kib, 64, 1048576, "KIB",
+	  "outbound bytes queued per connection" },
+	{ "backplane-queue", "hub", NULL, TW_OPT_INT, &o.backplane_queue, 1, 10000000, "N",
+	  "MQTT messages waiting for the hub loop before dropping" },
+	{ "keepalive", "hub", NULL, TW_OPT_DOUBLE, &o.keepalive_s, 0.1, 3600, "SECONDS",
+	  "ping interval" },
+	{ "client-timeout", "hub", NULL, TW_OPT_DOUBLE, &o.client_timeout_s, 0.2, 86400, "SECONDS",
+	  "close a connection silent this long" },
+	{ "handshake-timeout", "hub", NULL, TW_OPT_DOUBLE, &o.handshake_timeout_s, 0.1, 3600,
+	  "SECONDS", "time allowed for the hub protocol handshake" },
+};
+
+static const struct tw_opts_spec opt_spec = {
+	.program = "telewire-hub",
+	.summary = "self-hosted SignalR-compatible push hub fed by MQTT",
+	.opts = opt_table,
+	.nopts = sizeof(opt_table) / sizeof(opt_table[0]),
+};
+
+/* Hub names appear in URLs and MQTT topics: keep them plain. */
+static int main__hub_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 128)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.'))
+			return 0;
+	return 1;
+}
+
+static int main__check(int *level, char *host, size_t hostlen, int *port)
+{
+	*level = tw_log_level_parse(o.log_level);
+	if (*level < 0) {
+		fprintf(stderr, "telewire-hub: --log-level: expected debug, info, warn or error, got \"%s\"\n",
+			o.log_level);
+		return -1;
+	}
+	if (tw_parse_hostport(o.listen, host, hostlen, port) != TW_OK || *port <= 0) {
+		fprintf(stderr, "telewire-hub: --listen: expected HOST:PORT, got \"%s\"\n", o.listen);
+		return -1;
+	}
+	if (!main__hub_name_ok(o.hub)) {
+		fprintf(stderr, "telewire-hub: --hub: use 1-128 of A-Z a-z 0-9 _ - ., got \"%s\"\n", o.hub);
+		return -1;
+	}
+	if (!*o.access_key) {
+		fprintf(stderr, "telewire-hub: --access-key must not be empty\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* More sockets than the default 1024: every WebSocket holds one. */
+static unsigned main__raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1000;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t old = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max > 1048576 ? 1048576 : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			rl.rlim_cur = old;
+	}
+	return rl.rlim_cur > 1128 ? (unsigned)(rl.rlim_cur - 128) : 1000;
+}
+
+static void main__config(struct tw_hub_config *cfg)
+{
+	cfg->name = o.hub;
+	cfg->access_key = o.access_key;
+	cfg->max_queue = o.max_queue;
+	cfg->max_queue_bytes = o.max_queue_kib * 1024;
+	cfg->keepalive_ms = (long long)(o.keepalive_s * 1000);
+	cfg->client_timeout_ms = (long long)(o.client_timeout_s * 1000);
+	cfg->handshake_timeout_ms = (long long)(o.handshake_timeout_s * 1000);
+	cfg->token_ttl_ms = 60000;
+	cfg->backplane_queue = o.backplane_queue;
+	cfg->max_record = TW_HUBPROTO_MAX_RECORD;
+}
+
+static int main__wait_signal(void)
+{
+	sigset_t set;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigwait(&set, &sig);
+	return sig;
+}
+
+static int main__run(const char *host, int port)
+{
+	struct tw_hub_config cfg = { 0 };
+	struct tw_http_config hcfg = { host, port, o.web, main__raise_nofile() };
+	struct tw_hub *hub = NULL;
+	struct tw_http *http = NULL;
+	struct tw_backplane *bp = NULL;
+	int sig;
+
+	main__config(&cfg);
+	if (tw_hub_create(&hub, &cfg) != TW_OK || tw_hub_start(hub) != TW_OK ||
+	    tw_http_start(&http, hub, &hcfg) != TW_OK ||
+	    tw_backplane_start(&bp, hub, o.mqtt) != TW_OK) {
+		tw_backplane_stop(bp);
+		tw_hub_stop(hub);
+		tw_http_stop(http);
+		tw_hub_destroy(hub);
+		return 1;
+	}
+	tw_info("listening on http://%s:%d (hub %s, web %s)", host, port, o.hub, o.web);
+	sig = main__wait_signal();
+	tw_info("%s received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	tw_backplane_stop(bp);
+	tw_hub_stop(hub);
+	tw_http_stop(http);
+	tw_hub_destroy(hub);
+	tw_info("stopped");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char host[256];
+	int port, level, rc;
+	sigset_t set;
+
+	rc = tw_opts_parse(&opt_spec, argc, argv);
+	if (rc != TW_OK) {
+		tw_opts_free(&opt_spec);
+		return rc == TW_ERR_USAGE ? 0 : 2;
+	}
+	if (main__check(&level, host, sizeof(host), &port) != 0) {
+		tw_opts_free(&opt_spec);
+		return 2;
+	}
+	tw_log_init("hub", (enum tw_log_level)level);
+	if (strcmp(o.access_key, DEV_ACCESS_KEY) == 0)
+		tw_warn("using the built-in development access key: set --access-key for anything but development");
+	/* Signals go to sigwait in main; every thread started later inherits the mask. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	rc = main__run(host, port);
+	tw_opts_free(&opt_spec);
+	return rc;
+}

@@ -1,0 +1,381 @@
+/* transport_ws.c -- WebSocket transport: wslay for reading and control frames, shared frames + writev for data */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "telewire/error.h"
+#include "telewire/log.h"
+#include "hub.h"
+
+#define WS_READ_BUDGET (256u * 1024)	/* bytes per readiness event: fairness */
+#define WS_MAX_FRAME (1u << 20)		/* wslay closes with 1009 above this */
+#define WS_IOV_MAX 64
+
+struct tw_obuf *tw_ws_frame_text(const void *payload, size_t len)
+{
+	size_t hlen = len < 126 ? 2 : len <= 0xffff ? 4 : 10;
+	struct tw_obuf *o = tw_obuf_new(hlen + len);
+	unsigned char *h;
+
+	if (!o)
+		return NULL;
+	h = o->data;
+	h[0] = 0x81; /* FIN, text; server frames are not masked */
+	if (hlen == 2) {
+		h[1] = (unsigned char)len;
+	} else if (hlen == 4) {
+		h[1] = 126;
+		h[2] = (unsigned char)(len >> 8);
+		h[3] = (unsigned char)len;
+	} else {
+		h[1] = 127;
+		for (int i = 0; i < 8; i++)
+			h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	}
+	if (len)
+		memcpy(h + hlen, payload, len);
+	return o;
+}
+
+/* ---- outbound queue ---- */
+
+static void outq__pop(struct hub_conn *c)
+{
+	struct hub_out *it = c->q.head;
+
+	c->q.head = it->next;
+	if (!c->q.head)
+		c->q.tail = NULL;
+	c->q.bytes -= it->buf->len;
+	if (it->droppable)
+		c->q.nmsgs--;
+	tw_obuf_unref(it->buf);
+	free(it);
+}
+
+void ws__outq_clear(struct hub_conn *c)
+{
+	while (c->q.head)
+		outq__pop(c);
+}
+
+/* Drops the oldest data message not yet started; returns 0 if none. */
+static int outq__drop_oldest(struct hub_conn *c)
+{
+	struct hub_out **pp = &c->q.head, *prev = NULL;
+
+	for (; *pp; prev = *pp, pp = &(*pp)->next) {
+		struct hub_out *it = *pp;
+
+		if (!it->droppable || it->off)
+			continue;
+		*pp = it->next;
+		if (c->q.tail == it)
+			c->q.tail = prev;
+		c->q.bytes -= it->buf->len;
+		c->q.nmsgs--;
+		tw_obuf_unref(it->buf);
+		free(it);
+		return 1;
+	}
+	return 0;
+}
+
+/* Makes room for one more data message of len bytes: drop-oldest, and a
+ * close when the client stays a whole queue behind. Returns 0 to go on. */
+static int ws__writev(struct hub_conn *c);
+
+static int outq__full(struct hub_conn *c, size_t len)
+{
+	const struct tw_hub_config *cfg = &c->hub->cfg;
+
+	return c->q.nmsgs && (c->q.nmsgs >= (size_t)cfg->max_queue ||
+			      c->q.bytes + len > (size_t)cfg->max_queue_bytes);
+}
+
+static int outq__make_room(struct hub_conn *c, size_t len)
+{
+	struct tw_hub *h = c->hub;
+
+	/* A burst fills the queue before the loop flushes: write first, and
+	 * drop only what the socket does not take. Errors surface in ws__flush. */
+	while (outq__full(c, len) && ws__writev(c) == 1)
+		;
+	while (outq__full(c, len)) {
+		if (!outq__drop_oldest(c))
+			break;
+		c->dropped++;
+		c->drops_in_row++;
+		HUB_COUNT(h, messages_dropped_slow);
+	}
+	if (c->drops_in_row > (size_t)h->cfg.max_queue) {
+		HUB_COUNT(h, closes_slow);
+		hub__conn_close(c, "Slow consumer: outbound queue overflowed.", 1, 1008,
+				"slow consumer: outbound queue kept overflowing");
+		return -1;
+	}
+	return 0;
+}
+
+int ws__enqueue(struct hub_conn *c, struct tw_obuf *o, int droppable)
+{
+	struct hub_out *it;
+
+	if (droppable && outq__make_room(c, o->len) != 0)
+		return TW_ERR_FULL;
+	it = malloc(sizeof(*it));
+	if (!it)
+		return TW_ERR_NOMEM;
+	it->next = NULL;
+	it->buf = tw_obuf_ref(o);
+	it->off = 0;
+	it->droppable = droppable;
+	if (c->q.tail)
+		c->q.tail->next = it;
+	else
+		c->q.head = it;
+	c->q.tail = it;
+	c->q.bytes += o->len;
+	if (droppable)
+		c->q.nmsgs++;
+	hub__mark_dirty(c);
+	return TW_OK;
+}
+
+int ws__send_record(struct hub_conn *c, const void *data, size_t len, int droppable)
+{
+	struct tw_obuf *o = tw_ws_frame_text(data, len);
+	int rc;
+
+	if (!o)
+		return TW_ERR_NOMEM;
+	rc = ws__enqueue(c, o, droppable);
+	tw_obuf_unref(o);
+	return rc;
+}
+
+/* ---- epoll interest ---- */
+
+static void ws__want(struct hub_conn *c, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = c };
+
+	if (events == c->events)
+		return;
+	if (epoll_ctl(c->hub->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->events = events;
+	else
+		tw_warn("connection %s: epoll_ctl: %s", c->id, strerror(errno));
+}
+
+/* ---- wslay callbacks ---- */
+
+static ssize_t ws__recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+			   void *user)
+{
+	struct hub_conn *c = user;
+	ssize_t n;
+
+	if (c->extra_off < c->extra_len) {
+		n = (ssize_t)(len < c->extra_len - c->extra_off ? len : c->extra_len - c->extra_off);
+		memcpy(buf, c->extra + c->extra_off, (size_t)n);
+		c->extra_off += (size_t)n;
+		c->bytes_in += (size_t)n;
+		return n;
+	}
+	if (c->read_budget == 0) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	if (len > c->read_budget)
+		len = c->read_budget;
+	n = recv(c->fd, buf, len, 0);
+	if (n > 0) {
+		c->read_budget -= (size_t)n;
+		c->bytes_in += (size_t)n;
+		c->last_recv_ms = hub__now();
+		return n;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	c->eof = 1;
+	wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+	return -1;
+}
+
+/* wslay's own frames (pong, close) join the same queue, so frames never interleave. */
+static ssize_t ws__send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
+			   int flags, void *user)
+{
+	struct hub_conn *c = user;
+	struct tw_obuf *o = tw_obuf_new(len);
+
+	if (!o) {
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	memcpy(o->data, data, len);
+	if (ws__enqueue(c, o, 0) != TW_OK) {
+		tw_obuf_unref(o);
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	tw_obuf_unref(o);
+	return (ssize_t)len;
+}
+
+static void ws__frame_start_cb(wslay_event_context_ptr ctx,
+			       const struct wslay_event_on_frame_recv_start_arg *arg, void *user)
+{
+	struct hub_conn *c = user;
+
+	c->ws_data_frame = arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME ||
+			   arg->opcode == WSLAY_CONTINUATION_FRAME;
+}
+
+static void ws__frame_chunk_cb(wslay_event_context_ptr ctx,
+			       const struct wslay_event_on_frame_recv_chunk_arg *arg, void *user)
+{
+	struct hub_conn *c = user;
+
+	if (c->ws_data_frame && arg->data_length)
+		hub__conn_on_bytes(c, arg->data, arg->data_length);
+}
+
+int ws__init(struct hub_conn *c)
+{
+	static const struct wslay_event_callbacks cbs = {
+		.recv_callback = ws__recv_cb,
+		.send_callback = ws__send_cb,
+		.on_frame_recv_start_callback = ws__frame_start_cb,
+		.on_frame_recv_chunk_callback = ws__frame_chunk_cb,
+	};
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+	int one = 1;
+
+	if (wslay_event_context_server_init(&c->ws, &cbs, c) != 0)
+		return TW_ERR_NOMEM;
+	wslay_event_config_set_no_buffering(c->ws, 1);
+	wslay_event_config_set_max_recv_msg_length(c->ws, WS_MAX_FRAME);
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (epoll_ctl(c->hub->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+		tw_error("connection %s: epoll_ctl add: %s", c->id, strerror(errno));
+		return TW_ERR_IO;
+	}
+	c->events = ev.events;
+	c->in_epoll = 1;
+	return TW_OK;
+}
+
+void ws__free(struct hub_conn *c)
+{
+	if (c->in_epoll)
+		epoll_ctl(c->hub->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	c->in_epoll = 0;
+	wslay_event_context_free(c->ws);
+	c->ws = NULL;
+}
+
+void ws__close(struct hub_conn *c, uint16_t code, const char *reason)
+{
+	size_t n = reason ? strlen(reason) : 0;
+
+	if (n > 123)
+		n = 123; /* a control frame payload is at most 125 bytes */
+	wslay_event_queue_close(c->ws, code, (const uint8_t *)reason, n);
+	hub__mark_dirty(c);
+}
+
+int ws__done(struct hub_conn *c)
+{
+	return !wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws) && !c->q.head;
+}
+
+void ws__on_readable(struct hub_conn *c)
+{
+	size_t before;
+	int rc;
+
+	c->read_budget = WS_READ_BUDGET;
+	/* wslay returns after a short read even when more is buffered (extra_in)
+	 * or readable: go on while it makes progress. */
+	do {
+		before = c->bytes_in;
+		rc = wslay_event_recv(c->ws);
+	} while (rc == 0 && !c->eof && c->state != HUB_CONN_DEAD && c->bytes_in != before &&
+		 wslay_event_want_read(c->ws));
+	if (c->state == HUB_CONN_DEAD)
+		return;
+	if (rc != 0 || c->eof) {
+		hub__conn_finish(c, c->eof ? (c->reason[0] ? c->reason : "peer closed the socket")
+					   : "read error");
+		return;
+	}
+	if (wslay_event_get_close_received(c->ws) && !c->reason[0])
+		snprintf(c->reason, sizeof(c->reason), "client closed the WebSocket (code %u)",
+			 (unsigned)wslay_event_get_status_code_received(c->ws));
+	hub__mark_dirty(c);
+}
+
+/* Writes as much of the queue as the socket takes. */
+static int ws__writev(struct hub_conn *c)
+{
+	struct iovec iov[WS_IOV_MAX];
+	ssize_t n;
+	int cnt = 0;
+
+	for (struct hub_out *it = c->q.head; it && cnt < WS_IOV_MAX; it = it->next, cnt++) {
+		iov[cnt].iov_base = it->buf->data + it->off;
+		iov[cnt].iov_len = it->buf->len - it->off;
+	}
+	n = writev(c->fd, iov, cnt);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+	c->last_send_ms = hub__now();
+	while (n > 0) {
+		struct hub_out *it = c->q.head;
+		size_t left = it->buf->len - it->off;
+
+		if ((size_t)n < left) {
+			it->off += (size_t)n;
+			return 0;
+		}
+		n -= (ssize_t)left;
+		outq__pop(c);
+	}
+	return c->q.head ? 1 : 0;
+}
+
+void ws__flush(struct hub_conn *c)
+{
+	int rc = 0;
+
+	if (wslay_event_want_write(c->ws) && wslay_event_send(c->ws) != 0) {
+		hub__conn_finish(c, "WebSocket send error");
+		return;
+	}
+	while (c->q.head && (rc = ws__writev(c)) == 1)
+		;
+	if (rc < 0) {
+		hub__conn_finish(c, c->reason[0] ? c->reason : "write error (peer gone)");
+		return;
+	}
+	if (!c->q.head)
+		c->drops_in_row = 0;
+	if ((c->state == HUB_CONN_CLOSING || wslay_event_get_close_received(c->ws)) && ws__done(c)) {
+		hub__conn_finish(c, c->reason[0] ? c->reason : "closed");
+		return;
+	}
+	/* No EPOLLIN once wslay stops reading, or a level-triggered loop would spin. */
+	ws__want(c, (wslay_event_want_read(c->ws) ? EPOLLIN | EPOLLRDHUP : 0) |
+		    (c->q.head ? EPOLLOUT : 0));
+}

@@ -1,0 +1,2 @@
+# push -- telewire-hub against a private mosquitto, driven by the official SignalR client and raw WebSockets
+tw_node_test(integration.hub integration/hub.test.mjs TIMEOUT 180)
