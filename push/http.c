@@ -66,23 +66,31 @@ static enum MHD_Result http__queue(struct MHD_Connection *con, unsigned status,
 	return ret;
 }
 
-/* Sends a JSON value (consumed). */
-static enum MHD_Result http__json(struct MHD_Connection *con, unsigned status, json_t *v)
+/* A JSON response from a value (consumed); NULL when out of memory. */
+static struct MHD_Response *http__json_response(json_t *v)
 {
 	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
 	struct MHD_Response *r;
 
 	json_decref(v);
 	if (!text)
-		return MHD_NO;
+		return NULL;
 	r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
 		free(text);
-		return MHD_NO;
+		return NULL;
 	}
 	MHD_add_response_header(r, "Content-Type", "application/json");
 	MHD_add_response_header(r, "Cache-Control", "no-store");
-	return http__queue(con, status, r);
+	return r;
+}
+
+/* Sends a JSON value (consumed). */
+static enum MHD_Result http__json(struct MHD_Connection *con, unsigned status, json_t *v)
+{
+	struct MHD_Response *r = http__json_response(v);
+
+	return r ? http__queue(con, status, r) : MHD_NO;
 }
 
 static enum MHD_Result http__error(struct MHD_Connection *con, unsigned status, const char *msg)
@@ -93,24 +101,14 @@ static enum MHD_Result http__error(struct MHD_Connection *con, unsigned status, 
 static enum MHD_Result http__unauthorized(struct tw_http *s, struct MHD_Connection *con,
 					  const char *why)
 {
-	char msg[300];
-	json_t *v;
-	char *text;
 	struct MHD_Response *r;
+	char msg[300];
 
 	HUB_COUNT(s->hub, auth_failures);
 	snprintf(msg, sizeof(msg), "Unauthorized: %s", why);
-	v = json_pack("{s:s}", "error", msg);
-	text = v ? json_dumps(v, JSON_COMPACT) : NULL;
-	json_decref(v);
-	if (!text)
+	r = http__json_response(json_pack("{s:s}", "error", msg));
+	if (!r)
 		return MHD_NO;
-	r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(text);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", "application/json");
 	MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
 	return http__queue(con, MHD_HTTP_UNAUTHORIZED, r);
 }
