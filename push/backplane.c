@@ -56,6 +56,12 @@ int tw_backplane_start(struct tw_backplane **out, struct tw_hub *h, const char *
 	return TW_OK;
 }
 
+int tw_backplane_publish(struct tw_backplane *b, const char *topic, const void *payload,
+			 size_t len)
+{
+	return tw_mqtt_publish(b->mqtt, topic, payload, len, 1, 0);
+}
+
 void tw_backplane_stop(struct tw_backplane *b)
 {
 	if (!b)

@@ -2,12 +2,19 @@
 #ifndef TW_PUSH_BACKPLANE_H
 #define TW_PUSH_BACKPLANE_H
 
+#include <stddef.h>
+
 struct tw_hub;
 struct tw_backplane;
 
 /* Subscribes (non-persistent session) and forwards every message to the
  * hub's loop. Returns TW_OK or a negative tw_error (logged). */
 int tw_backplane_start(struct tw_backplane **out, struct tw_hub *h, const char *uri);
+/* Publishes payload to topic (QoS 1) on the backplane's connection; never
+ * blocks. Returns what tw_mqtt_publish returns (TW_ERR_FULL, TW_ERR_AGAIN
+ * when the broker is unreachable). Any thread. */
+int tw_backplane_publish(struct tw_backplane *b, const char *topic, const void *payload,
+			 size_t len);
 /* Disconnects; no message reaches the hub after it returns. */
 void tw_backplane_stop(struct tw_backplane *b);
 

@@ -109,6 +109,9 @@ void hub__conn_finish(struct hub_conn *c, const char *why)
 	c->state = HUB_CONN_DEAD;
 	hub__conn_unlink(c);
 	tw_strmap_del(&h->conns, c->id);
+	pthread_mutex_lock(&h->lock);
+	tw_strmap_del(&h->live, c->id);
+	pthread_mutex_unlock(&h->lock);
 	ws__free(c);
 	ws__outq_clear(c);
 	MHD_upgrade_action(c->urh, MHD_UPGRADE_ACTION_CLOSE);

@@ -301,6 +301,16 @@ size_t tw_hub_connection_count(struct tw_hub *h)
 	return (size_t)HUB_READ(h, conn_current);
 }
 
+int tw_hub_conn_exists(struct tw_hub *h, const char *id)
+{
+	int found;
+
+	pthread_mutex_lock(&h->lock);
+	found = tw_strmap_get(&h->live, id) != NULL;
+	pthread_mutex_unlock(&h->lock);
+	return found;
+}
+
 /* ---- the loop ---- */
 
 void hub__mark_dirty(struct hub_conn *c)
@@ -339,6 +349,9 @@ static void hub__adopt_one(struct tw_hub *h, struct hub_upgrade *u)
 		return;
 	}
 	hub__user_add(c);
+	pthread_mutex_lock(&h->lock);
+	tw_strmap_put(&h->live, c->id, c);
+	pthread_mutex_unlock(&h->lock);
 	HUB_COUNT(h, conn_opened);
 	HUB_COUNT(h, conn_current);
 	tw_info("connection %s opened (user %s, transport WebSockets)", c->id,
@@ -591,8 +604,10 @@ void tw_hub_destroy(struct tw_hub *h)
 	h->inbox_closed = 1;
 	pthread_mutex_unlock(&h->lock);
 	hub__free_inboxes(h);
+	hub__ops_free(h);
 	hub__groups_free(h);
 	tw_strmap_free(&h->conns);
+	tw_strmap_free(&h->live);
 	tw_strmap_each(&h->pending, pending__free_cb, NULL);
 	tw_strmap_free(&h->pending);
 	if (h->epfd >= 0)

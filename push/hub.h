@@ -131,12 +131,14 @@ struct tw_hub {
 	struct tw_strmap conns;		/* id -> hub_conn */
 	struct tw_strmap groups;	/* name -> hub_group */
 	struct tw_strmap users;		/* user -> hub_group */
+	struct tw_strmap user_groups;	/* user -> groups its connections join (ops.c) */
 	struct hub_conn *dirty, *dead;
 	int stopping;
 	int64_t stop_deadline_ms;
 	/* shared, under lock */
 	pthread_mutex_t lock;
 	struct tw_strmap pending;	/* token -> hub_pending */
+	struct tw_strmap live;		/* connection id -> hub_conn, for existence checks only */
 	struct hub_upgrade *up_head, *up_tail;
 	struct hub_bpmsg *bp_head, *bp_tail;
 	size_t bp_len;
@@ -171,6 +173,8 @@ void tw_hub_adopt(struct tw_hub *h, const char *token, int sock,
  * Returns TW_OK, TW_ERR_FULL, TW_ERR_LIMIT or TW_ERR_NOMEM. */
 int tw_hub_post(struct tw_hub *h, const void *payload, size_t len);
 size_t tw_hub_connection_count(struct tw_hub *h);
+/* Is a connection with this id open on this hub? */
+int tw_hub_conn_exists(struct tw_hub *h, const char *id);
 
 /* --- hub.c: loop thread --- */
 void hub__mark_dirty(struct hub_conn *c);
@@ -200,6 +204,10 @@ void hub__conn_unlink(struct hub_conn *c);
 struct hub_group *hub__group_find(struct tw_hub *h, const char *name);
 struct hub_group *hub__user_find(struct tw_hub *h, const char *user);
 void hub__groups_free(struct tw_hub *h);
+
+/* --- ops.c: membership operations from envelopes (loop thread) --- */
+/* Frees what ops.c keeps in the hub (user_groups). */
+void hub__ops_free(struct tw_hub *h);
 
 /* --- transport_ws.c (loop thread) --- */
 /* Builds one unmasked FIN text frame around payload (refs = 1), or NULL. */
