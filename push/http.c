@@ -19,9 +19,10 @@
 #include "auth.h"
 #include "http.h"
 #include "hub.h"
+#include "rest_api.h"
 #include "static.h"
 
-#define HTTP_MAX_BODY (64u * 1024)
+#define HTTP_MAX_BODY TW_REST_MAX_BODY
 #define HTTP_TOKEN_TTL_S 3600
 #define HTTP_JWT_SKEW_S 60
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -31,11 +32,13 @@ struct tw_http {
 	struct tw_hub *hub;
 	char web_root[PATH_MAX];
 	char listen[300];	/* host:port, used when a request has no Host */
+	struct tw_rest_config rest;
 };
 
 /* Per request state, kept in MHD's req_cls. */
 struct http_req {
-	size_t body_len;
+	struct tw_buf body;	/* the request body, up to HTTP_MAX_BODY */
+	int body_too_big;	/* more came and was dropped */
 	char *claimed_token;	/* a connection token claimed for an upgrade */
 	int upgraded;
 };
@@ -412,10 +415,43 @@ static enum MHD_Result http__static(struct tw_http *s, struct MHD_Connection *co
 	return http__queue(con, MHD_HTTP_OK, r);
 }
 
+static const char *http__arg_cb(void *ctx, const char *name)
+{
+	return http__arg(ctx, name);
+}
+
+/* /api/v1/...: the REST API answers. Returns MHD_NO also when not a REST path. */
+static int http__rest(struct tw_http *s, struct MHD_Connection *con, struct http_req *rq,
+		      const char *url, const char *method, enum MHD_Result *ret)
+{
+	struct tw_rest_request req = {
+		.method = method, .path = url,
+		.authorization = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization"),
+		.arg = http__arg_cb, .arg_ctx = con,
+		.body = rq->body.data, .body_len = rq->body.len, .body_too_big = rq->body_too_big,
+	};
+	struct tw_rest_response res = { 0 };
+	struct MHD_Response *r;
+	char base[300];
+
+	snprintf(base, sizeof(base), "http://%s", http__host(s, con));
+	req.base_url = base;
+	if (!tw_rest_handle(&s->rest, &req, &res))
+		return 0;
+	if (res.body) {
+		*ret = http__json(con, res.status, res.body);
+		return 1;
+	}
+	r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	*ret = r ? http__queue(con, res.status, r) : MHD_NO;
+	return 1;
+}
+
 static enum MHD_Result http__route(struct tw_http *s, struct MHD_Connection *con,
 				   struct http_req *rq, const char *url, const char *method)
 {
 	int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+	enum MHD_Result ret;
 
 	if (strcmp(method, "OPTIONS") == 0)
 		return http__preflight(con);
@@ -427,6 +463,8 @@ static enum MHD_Result http__route(struct tw_http *s, struct MHD_Connection *con
 		return http__client_connect(s, con, rq);
 	if (get && strcmp(url, "/api/v1/health") == 0)
 		return http__health(s, con);
+	if (http__rest(s, con, rq, url, method, &ret))
+		return ret;
 	if (get || strcmp(method, "HEAD") == 0)
 		return http__static(s, con, url);
 	return http__error(con, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed.");
@@ -445,10 +483,12 @@ static enum MHD_Result http__handler(void *cls, struct MHD_Connection *con, cons
 		return rq ? MHD_YES : MHD_NO;
 	}
 	if (*upload_data_size) {
-		/* Bodies are not used by these routes; bounded and discarded. */
-		rq->body_len += *upload_data_size;
+		/* Bounded: past the limit the rest is dropped and the route answers 413. */
+		if (rq->body_too_big || rq->body.len + *upload_data_size > HTTP_MAX_BODY ||
+		    tw_buf_append(&rq->body, upload_data, *upload_data_size) != TW_OK)
+			rq->body_too_big = 1;
 		*upload_data_size = 0;
-		return rq->body_len > HTTP_MAX_BODY ? MHD_NO : MHD_YES;
+		return MHD_YES;
 	}
 	return http__route(cls, con, rq, url, method);
 }
@@ -464,6 +504,7 @@ static void http__completed(void *cls, struct MHD_Connection *con, void **req_cl
 	if (rq->claimed_token && !rq->upgraded)
 		tw_hub_unclaim(s->hub, rq->claimed_token);
 	free(rq->claimed_token);
+	tw_buf_free(&rq->body);
 	free(rq);
 	*req_cls = NULL;
 }
@@ -512,6 +553,11 @@ int tw_http_start(struct tw_http **out, struct tw_hub *h, const struct tw_http_c
 	if (!s)
 		return TW_ERR_NOMEM;
 	s->hub = h;
+	s->rest.hub = h;
+	s->rest.access_key = h->cfg.access_key;
+	s->rest.via_broker = cfg->rest_via_broker;
+	s->rest.publish = cfg->publish;
+	s->rest.publish_ctx = cfg->publish_ctx;
 	if (!realpath(cfg->web_root, s->web_root)) {
 		tw_warn("http: web folder %s: %s (static files disabled)", cfg->web_root,
 			strerror(errno));

@@ -2,6 +2,8 @@
 #ifndef TW_PUSH_HTTP_H
 #define TW_PUSH_HTTP_H
 
+#include <stddef.h>
+
 struct tw_hub;
 struct tw_http;
 
@@ -10,6 +12,10 @@ struct tw_http_config {
 	int port;
 	const char *web_root;	/* static files; must exist */
 	unsigned connection_limit;
+	int rest_via_broker;	/* REST sends go over the broker to every hub */
+	/* Publishes to the broker (the backplane's connection); any thread. */
+	int (*publish)(void *ctx, const char *topic, const void *payload, size_t len);
+	void *publish_ctx;
 };
 
 /* Starts listening. Returns TW_OK or a negative tw_error (logged). */

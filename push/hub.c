@@ -349,6 +349,7 @@ static void hub__adopt_one(struct tw_hub *h, struct hub_upgrade *u)
 		return;
 	}
 	hub__user_add(c);
+	hub__ops_on_open(c);
 	pthread_mutex_lock(&h->lock);
 	tw_strmap_put(&h->live, c->id, c);
 	pthread_mutex_unlock(&h->lock);

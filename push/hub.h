@@ -208,6 +208,8 @@ void hub__groups_free(struct tw_hub *h);
 /* --- ops.c: membership operations from envelopes (loop thread) --- */
 /* Frees what ops.c keeps in the hub (user_groups). */
 void hub__ops_free(struct tw_hub *h);
+/* A connection opened: joins the groups its user was added to. */
+void hub__ops_on_open(struct hub_conn *c);
 
 /* --- transport_ws.c (loop thread) --- */
 /* Builds one unmasked FIN text frame around payload (refs = 1), or NULL. */

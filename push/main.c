@@ -21,6 +21,7 @@
 struct hub_opts {
 	char *mqtt, *listen, *hub, *web, *access_key, *log_level;
 	long long max_queue, max_queue_kib, backplane_queue;
+	int rest_via_broker;
 	double keepalive_s, client_timeout_s, handshake_timeout_s;
 };
 
@@ -54,6 +55,8 @@ static const struct tw_opt opt_table[] = {
 	  "outbound bytes queued per connection" },
 	{ "backplane-queue", "hub", NULL, TW_OPT_INT, &o.backplane_queue, 1, 10000000, "N",
 	  "MQTT messages waiting for the hub loop before dropping" },
+	{ "rest-via-broker", "hub", NULL, TW_OPT_BOOL, &o.rest_via_broker, 0, 0, NULL,
+	  "REST API sends and membership changes go over the broker to every hub" },
 	{ "keepalive", "hub", NULL, TW_OPT_DOUBLE, &o.keepalive_s, 0.1, 3600, "SECONDS",
 	  "ping interval" },
 	{ "client-timeout", "hub", NULL, TW_OPT_DOUBLE, &o.client_timeout_s, 0.2, 86400, "SECONDS",
@@ -149,19 +152,27 @@ static int main__wait_signal(void)
 	return sig;
 }
 
+static int main__publish(void *ctx, const char *topic, const void *payload, size_t len)
+{
+	return tw_backplane_publish(ctx, topic, payload, len);
+}
+
 static int main__run(const char *host, int port)
 {
 	struct tw_hub_config cfg = { 0 };
-	struct tw_http_config hcfg = { host, port, o.web, main__raise_nofile() };
+	struct tw_http_config hcfg = { .host = host, .port = port, .web_root = o.web,
+				       .connection_limit = main__raise_nofile() };
 	struct tw_hub *hub = NULL;
 	struct tw_http *http = NULL;
 	struct tw_backplane *bp = NULL;
 	int sig;
 
 	main__config(&cfg);
+	hcfg.rest_via_broker = o.rest_via_broker;
+	hcfg.publish = main__publish;
 	if (tw_hub_create(&hub, &cfg) != TW_OK || tw_hub_start(hub) != TW_OK ||
-	    tw_http_start(&http, hub, &hcfg) != TW_OK ||
-	    tw_backplane_start(&bp, hub, o.mqtt) != TW_OK) {
+	    tw_backplane_start(&bp, hub, o.mqtt) != TW_OK ||
+	    (hcfg.publish_ctx = bp, tw_http_start(&http, hub, &hcfg)) != TW_OK) {
 		tw_backplane_stop(bp);
 		tw_hub_stop(hub);
 		tw_http_stop(http);
