@@ -71,12 +71,12 @@ struct tw_obuf *tw_obuf_new(size_t len)
 
 struct tw_obuf *tw_obuf_ref(struct tw_obuf *o)
 {
-	o->refs++;
+	__atomic_fetch_add(&o->refs, 1, __ATOMIC_RELAXED);
 	return o;
 }
 
 void tw_obuf_unref(struct tw_obuf *o)
 {
-	if (o && --o->refs == 0)
+	if (o && __atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		free(o);
 }

@@ -23,8 +23,9 @@ void tw_buf_free(struct tw_buf *b);
 
 /*
  * An immutable outbound buffer: the same bytes (a whole WebSocket frame, or
- * any transport's unit) are queued on many connections. Single-threaded
- * refcount: only the hub loop touches obufs.
+ * any transport's unit) are queued on many connections. The refcount is
+ * atomic: the hub loop builds and queues obufs, and MHD's thread releases
+ * those it sent on Server-Sent Events and long-polling connections.
  */
 struct tw_obuf {
 	unsigned refs;

@@ -126,8 +126,11 @@ static void conn__handshake(struct hub_conn *c, const char *rec, size_t len)
 {
 	struct tw_buf b = { 0 };
 	char err[200];
+	int protocol = TW_HUBPROTO_JSON;
 
-	if (tw_hubproto_parse_handshake(rec, len, err, sizeof(err)) != TW_OK) {
+	if (tw_hubproto_parse_handshake(rec, len, &protocol, err, sizeof(err)) != TW_OK ||
+	    (protocol != TW_HUBPROTO_JSON &&
+	     snprintf(err, sizeof(err), "The protocol 'messagepack' is not enabled yet.") > 0)) {
 		HUB_COUNT(c->hub, handshake_failures);
 		tw_warn("connection %s: bad handshake: %s", c->id, err);
 		tw_hubproto_encode_handshake(&b, err);

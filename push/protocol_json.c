@@ -197,25 +197,28 @@ void tw_hubmsg_free(struct tw_hubmsg *m)
 	memset(m, 0, sizeof(*m));
 }
 
-int tw_hubproto_parse_handshake(const char *rec, size_t len, char *err, size_t errlen)
+int tw_hubproto_parse_handshake(const char *rec, size_t len, int *protocol, char *err,
+				size_t errlen)
 {
 	json_t *root = hubproto__load(rec, len, err, errlen), *proto, *ver;
+	const char *name;
 	int rc = TW_ERR_PROTOCOL;
 
 	if (!root)
 		return TW_ERR_JSON;
 	proto = json_object_get(root, "protocol");
 	ver = json_object_get(root, "version");
-	if (!json_is_string(proto) || !json_is_integer(ver)) {
+	name = json_string_value(proto);
+	if (!name || !json_is_integer(ver)) {
 		snprintf(err, errlen, "handshake needs a string \"protocol\" and an integer \"version\"");
 		rc = TW_ERR_JSON;
-	} else if (strcmp(json_string_value(proto), "json") != 0) {
-		snprintf(err, errlen, "The protocol '%.64s' is not supported.",
-			 json_string_value(proto));
+	} else if (strcmp(name, "json") != 0 && strcmp(name, "messagepack") != 0) {
+		snprintf(err, errlen, "The protocol '%.64s' is not supported.", name);
 	} else if (json_integer_value(ver) != 1) {
-		snprintf(err, errlen, "The server does not support version %lld of the 'json' protocol.",
-			 (long long)json_integer_value(ver));
+		snprintf(err, errlen, "The server does not support version %lld of the '%s' protocol.",
+			 (long long)json_integer_value(ver), name);
 	} else {
+		*protocol = strcmp(name, "json") == 0 ? TW_HUBPROTO_JSON : TW_HUBPROTO_MSGPACK;
 		rc = TW_OK;
 	}
 	json_decref(root);

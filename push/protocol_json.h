@@ -66,10 +66,14 @@ struct tw_hubmsg {
 int tw_hubproto_parse(const char *rec, size_t len, struct tw_hubmsg *m, char *err, size_t errlen);
 void tw_hubmsg_free(struct tw_hubmsg *m);
 
+enum tw_hubproto_kind { TW_HUBPROTO_JSON = 0, TW_HUBPROTO_MSGPACK = 1 };
+
 /* Checks a handshake request record. Returns TW_OK for {"protocol":"json",
- * "version":1}, else TW_ERR_PROTOCOL / TW_ERR_JSON with err set to the text
- * to send back in the handshake response's "error". */
-int tw_hubproto_parse_handshake(const char *rec, size_t len, char *err, size_t errlen);
+ * "version":1} or {"protocol":"messagepack","version":1} with *protocol
+ * set, else TW_ERR_PROTOCOL / TW_ERR_JSON with err set to the text to send
+ * back in the handshake response's "error". */
+int tw_hubproto_parse_handshake(const char *rec, size_t len, int *protocol, char *err,
+				size_t errlen);
 
 /* Encoders append one whole record (separator included) to out and return
  * TW_OK or TW_ERR_NOMEM / TW_ERR_INVAL. */

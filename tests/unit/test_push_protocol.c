@@ -226,14 +226,21 @@ static void test_handshake(void)
 	const char *ok = "{\"protocol\":\"json\",\"version\":1}";
 	const char *mp = "{\"protocol\":\"messagepack\",\"version\":1}";
 	const char *v2 = "{\"protocol\":\"json\",\"version\":2}";
+	const char *xml = "{\"protocol\":\"xml\",\"version\":1}";
+	int proto = -1;
 
-	TW_CHECK_INT(tw_hubproto_parse_handshake(ok, strlen(ok), err, sizeof(err)), TW_OK);
-	TW_CHECK_INT(tw_hubproto_parse_handshake(mp, strlen(mp), err, sizeof(err)), TW_ERR_PROTOCOL);
-	TW_CHECK_STR(err, "The protocol 'messagepack' is not supported.");
-	TW_CHECK_INT(tw_hubproto_parse_handshake(v2, strlen(v2), err, sizeof(err)), TW_ERR_PROTOCOL);
+	TW_CHECK_INT(tw_hubproto_parse_handshake(ok, strlen(ok), &proto, err, sizeof(err)), TW_OK);
+	TW_CHECK_INT(proto, TW_HUBPROTO_JSON);
+	TW_CHECK_INT(tw_hubproto_parse_handshake(mp, strlen(mp), &proto, err, sizeof(err)), TW_OK);
+	TW_CHECK_INT(proto, TW_HUBPROTO_MSGPACK);
+	TW_CHECK_INT(tw_hubproto_parse_handshake(xml, strlen(xml), &proto, err, sizeof(err)),
+		     TW_ERR_PROTOCOL);
+	TW_CHECK_STR(err, "The protocol 'xml' is not supported.");
+	TW_CHECK_INT(tw_hubproto_parse_handshake(v2, strlen(v2), &proto, err, sizeof(err)),
+		     TW_ERR_PROTOCOL);
 	TW_CHECK_STR(err, "The server does not support version 2 of the 'json' protocol.");
-	TW_CHECK_INT(tw_hubproto_parse_handshake("{}", 2, err, sizeof(err)), TW_ERR_JSON);
-	TW_CHECK_INT(tw_hubproto_parse_handshake("hello", 5, err, sizeof(err)), TW_ERR_JSON);
+	TW_CHECK_INT(tw_hubproto_parse_handshake("{}", 2, &proto, err, sizeof(err)), TW_ERR_JSON);
+	TW_CHECK_INT(tw_hubproto_parse_handshake("hello", 5, &proto, err, sizeof(err)), TW_ERR_JSON);
 }
 
 /* Runs one encoder into a fresh buffer and compares the bytes. */
