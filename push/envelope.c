@@ -1,4 +1,4 @@
-/* envelope.c -- backplane envelope parser: target, name, method, args, key */
+/* envelope.c -- backplane envelope parser: sends (target, name, method, args, key, excluded) and membership operations */
 #include <stdio.h>
 #include <string.h>
 
@@ -6,6 +6,16 @@
 #include "envelope.h"
 
 static const char *const target_names[] = { "all", "group", "user", "connection" };
+
+static const char *const op_names[TW_ENV_OP_COUNT] = {
+	"send", "addToGroup", "removeFromGroup", "addUserToGroup", "removeUserFromGroup",
+	"removeUserFromAllGroups", "closeConnection",
+};
+
+const char *tw_envelope_op_name(enum tw_env_op op)
+{
+	return (unsigned)op < TW_ENV_OP_COUNT ? op_names[op] : "?";
+}
 
 static int env__fail(struct tw_envelope_result *res, size_t index, const char *why)
 {
@@ -27,43 +37,191 @@ static int env__target(json_t *o, enum tw_env_target *out)
 	return -1;
 }
 
-/* A short non-empty string, or NULL. */
-static const char *env__name(json_t *o, const char *field)
+/* "op": absent means send. */
+static int env__op(json_t *o, enum tw_env_op *out)
 {
-	json_t *v = json_object_get(o, field);
+	json_t *v = json_object_get(o, "op");
+	const char *t = json_string_value(v);
+
+	*out = TW_ENV_SEND;
+	if (!v)
+		return 0;
+	for (int i = 0; t && i < TW_ENV_OP_COUNT; i++) {
+		if (strcmp(t, op_names[i]) == 0) {
+			*out = (enum tw_env_op)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* A non-empty string of at most max bytes without NUL, or NULL. */
+static const char *env__string(json_t *v, size_t max)
+{
 	size_t n = json_is_string(v) ? json_string_length(v) : 0;
 
-	if (n == 0 || n > TW_ENVELOPE_MAX_NAME || memchr(json_string_value(v), '\0', n))
+	if (n == 0 || n > max || memchr(json_string_value(v), '\0', n))
 		return NULL;
 	return json_string_value(v);
+}
+
+static const char *env__name(json_t *o, const char *field)
+{
+	return env__string(json_object_get(o, field), TW_ENVELOPE_MAX_NAME);
+}
+
+static int env__excluded(json_t *o, const json_t **out, char *why, size_t whylen)
+{
+	json_t *v = json_object_get(o, "excluded");
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > TW_ENVELOPE_MAX_EXCLUDED) {
+		snprintf(why, whylen, "\"excluded\" must be an array of at most %d connection ids",
+			 TW_ENVELOPE_MAX_EXCLUDED);
+		return -1;
+	}
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		if (!env__string(json_array_get(v, i), TW_ENVELOPE_MAX_NAME)) {
+			snprintf(why, whylen, "\"excluded\" item %zu must be a non-empty string of at "
+				 "most %d bytes", i, TW_ENVELOPE_MAX_NAME);
+			return -1;
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+static int env__send(json_t *o, struct tw_envelope *env, json_t *empty, char *why, size_t whylen)
+{
+	json_t *key = json_object_get(o, "key");
+
+	if (env__target(o, &env->target)) {
+		snprintf(why, whylen, "\"target\" must be all, group, user or connection");
+		return -1;
+	}
+	env->name = env__name(o, "name");
+	if (env->target != TW_ENV_ALL && !env->name) {
+		snprintf(why, whylen, "\"name\" must be a non-empty string of at most %d bytes",
+			 TW_ENVELOPE_MAX_NAME);
+		return -1;
+	}
+	if (env->target == TW_ENV_ALL)
+		env->name = NULL;
+	env->method = env__string(json_object_get(o, "method"), TW_ENVELOPE_MAX_METHOD);
+	if (!env->method) {
+		snprintf(why, whylen, "\"method\" must be a non-empty string of at most %d bytes",
+			 TW_ENVELOPE_MAX_METHOD);
+		return -1;
+	}
+	env->args = json_object_get(o, "args");
+	if (!env->args)
+		env->args = empty;
+	if (!json_is_array(env->args)) {
+		snprintf(why, whylen, "\"args\" must be an array");
+		return -1;
+	}
+	if (key && !json_is_string(key)) {
+		snprintf(why, whylen, "\"key\" must be a string");
+		return -1;
+	}
+	env->key = json_string_value(key);
+	return env__excluded(o, &env->excluded, why, whylen);
+}
+
+/* Reads a required name field of an operation. */
+static int env__op_name(json_t *o, const char *field, const char **out, enum tw_env_op op,
+			char *why, size_t whylen)
+{
+	*out = env__name(o, field);
+	if (*out)
+		return 0;
+	snprintf(why, whylen, "\"%s\" must be a non-empty string of at most %d bytes (op %s)", field,
+		 TW_ENVELOPE_MAX_NAME, op_names[op]);
+	return -1;
+}
+
+static int env__ttl(json_t *o, long long *out, char *why, size_t whylen)
+{
+	json_t *v = json_object_get(o, "ttl");
+
+	*out = -1;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > TW_ENVELOPE_MAX_TTL) {
+		snprintf(why, whylen, "\"ttl\" must be an integer from 0 to %lld (seconds)",
+			 TW_ENVELOPE_MAX_TTL);
+		return -1;
+	}
+	*out = (long long)json_integer_value(v);
+	return 0;
+}
+
+static int env__reason(json_t *o, const char **out, char *why, size_t whylen)
+{
+	json_t *v = json_object_get(o, "reason");
+	size_t n = json_is_string(v) ? json_string_length(v) : 0;
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || n > TW_ENVELOPE_MAX_REASON || memchr(json_string_value(v), '\0', n)) {
+		snprintf(why, whylen, "\"reason\" must be a string of at most %d bytes",
+			 TW_ENVELOPE_MAX_REASON);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int env__operation(json_t *o, struct tw_envelope *env, char *why, size_t whylen)
+{
+	enum tw_env_op op = env->op;
+
+	env->ttl = -1;
+	switch (op) {
+	case TW_ENV_ADD_TO_GROUP:
+	case TW_ENV_REMOVE_FROM_GROUP:
+		return env__op_name(o, "connection", &env->connection, op, why, whylen) ||
+		       env__op_name(o, "group", &env->group, op, why, whylen) ? -1 : 0;
+	case TW_ENV_ADD_USER_TO_GROUP:
+		if (env__ttl(o, &env->ttl, why, whylen))
+			return -1;
+		/* fall through */
+	case TW_ENV_REMOVE_USER_FROM_GROUP:
+		return env__op_name(o, "user", &env->user, op, why, whylen) ||
+		       env__op_name(o, "group", &env->group, op, why, whylen) ? -1 : 0;
+	case TW_ENV_REMOVE_USER_FROM_ALL_GROUPS:
+		return env__op_name(o, "user", &env->user, op, why, whylen);
+	case TW_ENV_CLOSE_CONNECTION:
+		return env__op_name(o, "connection", &env->connection, op, why, whylen) ||
+		       env__reason(o, &env->reason, why, whylen) ? -1 : 0;
+	case TW_ENV_SEND:
+		break;
+	}
+	return -1;
 }
 
 static int env__one(json_t *o, size_t index, tw_envelope_fn fn, void *ctx,
 		    struct tw_envelope_result *res, json_t *empty)
 {
 	struct tw_envelope env = { 0 };
-	json_t *key = json_object_get(o, "key");
+	char why[180];
+	int rc;
 
 	if (!json_is_object(o))
 		return env__fail(res, index, "not a JSON object");
-	if (env__target(o, &env.target))
-		return env__fail(res, index, "\"target\" must be all, group, user or connection");
-	env.name = env__name(o, "name");
-	if (env.target != TW_ENV_ALL && !env.name)
-		return env__fail(res, index, "\"name\" must be a non-empty string of at most 256 bytes");
-	if (env.target == TW_ENV_ALL)
-		env.name = NULL;
-	env.method = env__name(o, "method");
-	if (!env.method)
-		return env__fail(res, index, "\"method\" must be a non-empty string of at most 256 bytes");
-	env.args = json_object_get(o, "args");
-	if (!env.args)
-		env.args = empty;
-	if (!json_is_array(env.args))
-		return env__fail(res, index, "\"args\" must be an array");
-	if (key && !json_is_string(key))
-		return env__fail(res, index, "\"key\" must be a string");
-	env.key = json_string_value(key);
+	if (env__op(o, &env.op))
+		return env__fail(res, index, "\"op\" must be send, addToGroup, removeFromGroup, "
+				 "addUserToGroup, removeUserFromGroup, removeUserFromAllGroups or "
+				 "closeConnection");
+	env.ttl = -1;
+	rc = env.op == TW_ENV_SEND ? env__send(o, &env, empty, why, sizeof(why))
+				   : env__operation(o, &env, why, sizeof(why));
+	if (rc)
+		return env__fail(res, index, why);
 	res->ok++;
 	fn(ctx, &env);
 	return TW_OK;

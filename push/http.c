@@ -20,6 +20,7 @@
 #include "http.h"
 #include "hub.h"
 #include "rest_api.h"
+#include "transport_http.h"
 #include "static.h"
 
 #define HTTP_MAX_BODY TW_REST_MAX_BODY
@@ -40,6 +41,10 @@ struct http_req {
 	struct tw_buf body;	/* the request body, up to HTTP_MAX_BODY */
 	int body_too_big;	/* more came and was dropped */
 	char *claimed_token;	/* a connection token claimed for an upgrade */
+	char *posting_token;	/* POST /client/: the connection whose POST slot this holds */
+	int post_rc;		/* what tw_hub_post_begin said */
+	struct hub_stream *stream;	/* a long poll's stream (a reference) */
+	struct hub_poll poll;
 	int upgraded;
 };
 
@@ -226,10 +231,20 @@ static enum MHD_Result http__api_negotiate(struct tw_http *s, struct MHD_Connect
 	return ret;
 }
 
-static json_t *http__transports(void)
+static json_t *http__transports(const struct tw_hub_config *cfg)
 {
-	return json_pack("[{s:s, s:[s,s]}]", "transport", "WebSockets", "transferFormats", "Text",
-			 "Binary");
+	json_t *a = json_array();
+
+	if (cfg->transports & HUB_WS)
+		json_array_append_new(a, json_pack("{s:s, s:[s,s]}", "transport", "WebSockets",
+						   "transferFormats", "Text", "Binary"));
+	if (cfg->transports & HUB_SSE)
+		json_array_append_new(a, json_pack("{s:s, s:[s]}", "transport", "ServerSentEvents",
+						   "transferFormats", "Text"));
+	if (cfg->transports & HUB_LP)
+		json_array_append_new(a, json_pack("{s:s, s:[s,s]}", "transport", "LongPolling",
+						   "transferFormats", "Text", "Binary"));
+	return a;
 }
 
 /* POST /client/negotiate?hub=H[&negotiateVersion=1] with a Bearer token. */
@@ -251,11 +266,11 @@ static enum MHD_Result http__client_negotiate(struct tw_http *s, struct MHD_Conn
 	if (!version1)
 		return http__json(con, MHD_HTTP_OK,
 				  json_pack("{s:i, s:s, s:o}", "negotiateVersion", 0, "connectionId",
-					    id, "availableTransports", http__transports()));
+					    id, "availableTransports", http__transports(&s->hub->cfg)));
 	return http__json(con, MHD_HTTP_OK,
 			  json_pack("{s:i, s:s, s:s, s:o}", "negotiateVersion", 1, "connectionId", id,
 				    "connectionToken", token, "availableTransports",
-				    http__transports()));
+				    http__transports(&s->hub->cfg)));
 }
 
 /* Does a comma-separated header contain token (case-insensitive)? */
@@ -317,6 +332,10 @@ static enum MHD_Result http__claim_error(struct tw_http *s, struct MHD_Connectio
 		return http__error(con, MHD_HTTP_NOT_FOUND, "No Connection with that ID.");
 	if (rc == TW_ERR_EXISTS)
 		return http__error(con, MHD_HTTP_CONFLICT, "Connection ID is already in use.");
+	if (rc == TW_ERR_PROTOCOL)
+		return http__error(con, MHD_HTTP_BAD_REQUEST, "Cannot change transports mid-connection.");
+	if (rc == TW_ERR_NOMEM)
+		return http__error(con, MHD_HTTP_INTERNAL_SERVER_ERROR, "Out of memory.");
 	return http__unauthorized(s, con, "the token's user is not the negotiated user");
 }
 
@@ -338,30 +357,148 @@ static enum MHD_Result http__ws_respond(struct tw_http *s, struct MHD_Connection
 	return http__queue(con, MHD_HTTP_SWITCHING_PROTOCOLS, r);
 }
 
-/* GET /client/?hub=H&id=TOKEN with a WebSocket upgrade. */
+/* Checks hub, id and token of a /client/ request; on failure queues the
+ * answer and returns NULL, else the id (the connection token). */
+static const char *http__client_check(struct tw_http *s, struct MHD_Connection *con,
+				      struct tw_jwt_claims *c, enum MHD_Result *ret)
+{
+	const char *id = http__arg(con, "id");
+
+	if (!http__hub_ok(s, con, ret))
+		return NULL;
+	if (!id || !*id || strlen(id) >= HUB_TOKEN_LEN) {
+		*ret = http__error(con, id ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST,
+				   id ? "No Connection with that ID." : "Query parameter 'id' is required.");
+		return NULL;
+	}
+	if (!http__authenticate(s, con, c, ret))
+		return NULL;
+	return id;
+}
+
+static enum MHD_Result http__transport_off(struct MHD_Connection *con, const char *name)
+{
+	char msg[120];
+
+	snprintf(msg, sizeof(msg), "The %s transport is not enabled on this hub.", name);
+	return http__error(con, MHD_HTTP_NOT_FOUND, msg);
+}
+
+/* Answers a long poll now, or leaves it parked (MHD_YES, no response). */
+static enum MHD_Result http__poll_answer(struct MHD_Connection *con, struct http_req *rq)
+{
+	struct hub_poll_answer a;
+	struct MHD_Response *r;
+
+	if (!hub__lp_poll(rq->stream, con, &rq->poll, &a))
+		return MHD_YES;
+	r = a.body ? MHD_create_response_from_buffer(a.len, a.body, MHD_RESPMEM_MUST_FREE)
+		   : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (!r) {
+		free(a.body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type",
+				a.binary ? "application/octet-stream" : "text/plain; charset=utf-8");
+	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	return http__queue(con, a.status, r);
+}
+
+/* GET /client/?hub=H&id=TOKEN: a WebSocket upgrade, an event stream, or a long poll. */
 static enum MHD_Result http__client_connect(struct tw_http *s, struct MHD_Connection *con,
 					    struct http_req *rq)
 {
-	const char *key = http__ws_key(con), *id = http__arg(con, "id");
+	const char *key = http__ws_key(con), *id;
+	const char *accept = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Accept");
+	enum hub_transport t = key ? HUB_WS
+			       : accept && strstr(accept, "text/event-stream") ? HUB_SSE : HUB_LP;
+	struct hub_stream *st = NULL;
 	struct tw_jwt_claims c;
+	struct MHD_Response *r;
 	enum MHD_Result ret;
-	int rc;
+	int rc, first;
 
-	if (!key)
-		return http__error(con, MHD_HTTP_BAD_REQUEST,
-				   "Expected a WebSocket upgrade (other transports are not enabled).");
-	if (!http__hub_ok(s, con, &ret))
+	if (rq->stream) /* a parked poll, resumed */
+		return http__poll_answer(con, rq);
+	if (!(s->hub->cfg.transports & t))
+		return http__transport_off(con, t == HUB_WS ? "WebSockets" : t == HUB_SSE
+							? "ServerSentEvents" : "LongPolling");
+	if (!(id = http__client_check(s, con, &c, &ret)))
 		return ret;
-	if (!id || !*id || strlen(id) >= HUB_TOKEN_LEN)
-		return http__error(con, id ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST,
-				   id ? "No Connection with that ID." : "Query parameter 'id' is required.");
-	if (!http__authenticate(s, con, &c, &ret))
-		return ret;
-	rc = tw_hub_claim(s->hub, id, c.sub);
+	rc = tw_hub_claim(s->hub, id, c.sub, t, &st, &first);
 	tw_jwt_claims_free(&c);
 	if (rc != TW_OK)
 		return http__claim_error(s, con, rc);
-	return http__ws_respond(s, con, rq, key, id);
+	if (t == HUB_WS)
+		return http__ws_respond(s, con, rq, key, id);
+	if (first)
+		tw_hub_adopt_stream(s->hub, id, st);
+	if (t == HUB_SSE) {
+		r = hub__sse_response(s->hub, con, st, id);
+		hub__stream_unref(st);
+		return r ? http__queue(con, MHD_HTTP_OK, r) : MHD_NO;
+	}
+	HUB_COUNT(s->hub, polls);
+	if (first) { /* the first poll starts the connection and answers at once */
+		hub__stream_unref(st);
+		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		return r ? http__queue(con, MHD_HTTP_OK, r) : MHD_NO;
+	}
+	rq->stream = st;
+	return http__poll_answer(con, rq);
+}
+
+/* POST /client/?hub=H&id=TOKEN: client bytes for a SSE/LP connection. */
+static enum MHD_Result http__client_send(struct tw_http *s, struct MHD_Connection *con,
+					 struct http_req *rq)
+{
+	struct tw_jwt_claims c;
+	enum MHD_Result ret;
+	const char *id = http__client_check(s, con, &c, &ret);
+	int rc;
+
+	if (!id)
+		return ret;
+	tw_jwt_claims_free(&c);
+	rc = rq->posting_token && strcmp(rq->posting_token, id) == 0 ? rq->post_rc : TW_ERR_NOTFOUND;
+	if (rc == TW_OK && rq->body_too_big)
+		return http__error(con, MHD_HTTP_CONTENT_TOO_LARGE, "Request body is too large.");
+	if (rc == TW_OK)
+		rc = tw_hub_post_bytes(s->hub, id, rq->body.data, rq->body.len);
+	switch (rc) {
+	case TW_OK: {
+		struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL,
+									 MHD_RESPMEM_PERSISTENT);
+
+		return r ? http__queue(con, MHD_HTTP_OK, r) : MHD_NO;
+	}
+	case TW_ERR_EXISTS:
+		return http__error(con, MHD_HTTP_CONFLICT, "Another POST is in progress for this connection.");
+	case TW_ERR_PROTOCOL:
+		return http__error(con, MHD_HTTP_METHOD_NOT_ALLOWED,
+				   "POST requests are not allowed for WebSocket connections.");
+	case TW_ERR_FULL:
+		return http__error(con, MHD_HTTP_SERVICE_UNAVAILABLE, "The hub is busy; try again.");
+	default:
+		return http__error(con, MHD_HTTP_NOT_FOUND, "No Connection with that ID.");
+	}
+}
+
+/* DELETE /client/?hub=H&id=TOKEN: the client ends a SSE/LP connection. */
+static enum MHD_Result http__client_delete(struct tw_http *s, struct MHD_Connection *con)
+{
+	struct tw_jwt_claims c;
+	enum MHD_Result ret;
+	const char *id = http__client_check(s, con, &c, &ret);
+	struct MHD_Response *r;
+
+	if (!id)
+		return ret;
+	tw_jwt_claims_free(&c);
+	if (tw_hub_request_close(s->hub, id) != TW_OK)
+		return http__error(con, MHD_HTTP_NOT_FOUND, "No Connection with that ID.");
+	r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	return r ? http__queue(con, MHD_HTTP_ACCEPTED, r) : MHD_NO;
 }
 
 static enum MHD_Result http__health(struct tw_http *s, struct MHD_Connection *con)
@@ -420,6 +557,31 @@ static const char *http__arg_cb(void *ctx, const char *name)
 	return http__arg(ctx, name);
 }
 
+struct http_arg_each {
+	const char *name;
+	void (*fn)(void *ctx, const char *value);
+	void *ctx;
+};
+
+static enum MHD_Result http__arg_each_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+					 const char *value)
+{
+	struct http_arg_each *e = cls;
+
+	if (key && value && strcmp(key, e->name) == 0)
+		e->fn(e->ctx, value);
+	return MHD_YES;
+}
+
+/* Every value of a repeated query parameter (?excluded=a&excluded=b). */
+static void http__arg_each(void *arg_ctx, const char *name, void (*fn)(void *ctx, const char *value),
+			   void *ctx)
+{
+	struct http_arg_each e = { name, fn, ctx };
+
+	MHD_get_connection_values(arg_ctx, MHD_GET_ARGUMENT_KIND, http__arg_each_cb, &e);
+}
+
 /* /api/v1/...: the REST API answers. Returns MHD_NO also when not a REST path. */
 static int http__rest(struct tw_http *s, struct MHD_Connection *con, struct http_req *rq,
 		      const char *url, const char *method, enum MHD_Result *ret)
@@ -427,7 +589,7 @@ static int http__rest(struct tw_http *s, struct MHD_Connection *con, struct http
 	struct tw_rest_request req = {
 		.method = method, .path = url,
 		.authorization = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization"),
-		.arg = http__arg_cb, .arg_ctx = con,
+		.arg = http__arg_cb, .arg_each = http__arg_each, .arg_ctx = con,
 		.body = rq->body.data, .body_len = rq->body.len, .body_too_big = rq->body_too_big,
 	};
 	struct tw_rest_response res = { 0 };
@@ -438,13 +600,19 @@ static int http__rest(struct tw_http *s, struct MHD_Connection *con, struct http
 	req.base_url = base;
 	if (!tw_rest_handle(&s->rest, &req, &res))
 		return 0;
-	if (res.body) {
-		*ret = http__json(con, res.status, res.body);
-		return 1;
-	}
-	r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	r = res.body ? http__json_response(res.body)
+		     : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (r && res.www_authenticate)
+		MHD_add_response_header(r, "WWW-Authenticate", res.www_authenticate);
+	if (r && res.allow)
+		MHD_add_response_header(r, "Allow", res.allow);
 	*ret = r ? http__queue(con, res.status, r) : MHD_NO;
 	return 1;
+}
+
+static int http__is_client(const char *url)
+{
+	return strcmp(url, "/client/") == 0 || strcmp(url, "/client") == 0;
 }
 
 static enum MHD_Result http__route(struct tw_http *s, struct MHD_Connection *con,
@@ -459,8 +627,12 @@ static enum MHD_Result http__route(struct tw_http *s, struct MHD_Connection *con
 		return http__api_negotiate(s, con);
 	if (post && strcmp(url, "/client/negotiate") == 0)
 		return http__client_negotiate(s, con);
-	if (get && (strcmp(url, "/client/") == 0 || strcmp(url, "/client") == 0))
+	if (http__is_client(url) && get)
 		return http__client_connect(s, con, rq);
+	if (http__is_client(url) && post)
+		return http__client_send(s, con, rq);
+	if (http__is_client(url) && strcmp(method, "DELETE") == 0)
+		return http__client_delete(s, con);
 	if (get && strcmp(url, "/api/v1/health") == 0)
 		return http__health(s, con);
 	if (http__rest(s, con, rq, url, method, &ret))
@@ -468,6 +640,17 @@ static enum MHD_Result http__route(struct tw_http *s, struct MHD_Connection *con
 	if (get || strcmp(method, "HEAD") == 0)
 		return http__static(s, con, url);
 	return http__error(con, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed.");
+}
+
+/* Holds the connection's one POST slot from the headers on, so that a
+ * second concurrent POST gets 409. */
+static void http__post_begin(struct tw_http *s, struct MHD_Connection *con, struct http_req *rq)
+{
+	const char *id = http__arg(con, "id");
+
+	if (!id || strlen(id) >= HUB_TOKEN_LEN || !(rq->posting_token = strdup(id)))
+		return;
+	rq->post_rc = tw_hub_post_begin(s->hub, id);
 }
 
 static enum MHD_Result http__handler(void *cls, struct MHD_Connection *con, const char *url,
@@ -480,6 +663,8 @@ static enum MHD_Result http__handler(void *cls, struct MHD_Connection *con, cons
 	if (!rq) {
 		rq = calloc(1, sizeof(*rq));
 		*req_cls = rq;
+		if (rq && strcmp(method, "POST") == 0 && http__is_client(url))
+			http__post_begin(cls, con, rq);
 		return rq ? MHD_YES : MHD_NO;
 	}
 	if (*upload_data_size) {
@@ -503,6 +688,13 @@ static void http__completed(void *cls, struct MHD_Connection *con, void **req_cl
 		return;
 	if (rq->claimed_token && !rq->upgraded)
 		tw_hub_unclaim(s->hub, rq->claimed_token);
+	if (rq->posting_token && rq->post_rc == TW_OK)
+		tw_hub_post_end(s->hub, rq->posting_token);
+	free(rq->posting_token);
+	if (rq->stream) {
+		hub__lp_done(rq->stream, con, &rq->poll);
+		hub__stream_unref(rq->stream);
+	}
 	free(rq->claimed_token);
 	tw_buf_free(&rq->body);
 	free(rq);
@@ -518,7 +710,11 @@ static void http__log(void *cls, const char *fmt, va_list ap)
 	n = strlen(line);
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
-	tw_warn("http: %s", line);
+	/* A client that leaves an event stream or a poll is ordinary. */
+	if (strstr(line, "no longer available"))
+		tw_debug("http: %s", line);
+	else
+		tw_warn("http: %s", line);
 }
 
 static int http__resolve(const struct tw_http_config *cfg, struct sockaddr_storage *ss,

@@ -16,6 +16,7 @@
 
 #define HUB_MAX_BACKPLANE_PAYLOAD (4u * 1024 * 1024)
 #define HUB_STOP_GRACE_MS 2000
+#define HUB_MAX_INBOX_BYTES (64u * 1024 * 1024)	/* POST bodies waiting for the loop */
 
 struct hub_pending {
 	char id[HUB_ID_LEN];
@@ -23,16 +24,23 @@ struct hub_pending {
 	char **roles;
 	size_t nroles;
 	int64_t expires_ms;
-	int claimed;
+	int claimed;			/* 0 or the enum hub_transport it connected over */
+	int posting;			/* an HTTP POST is being received */
+	struct hub_stream *stream;	/* SSE and LP: a reference */
 };
 
-struct hub_upgrade {
-	struct hub_upgrade *next;
+/* What MHD's thread hands the loop. */
+enum hub_in_kind { HUB_IN_UPGRADE, HUB_IN_STREAM, HUB_IN_BYTES, HUB_IN_CLOSE, HUB_IN_GONE };
+
+struct hub_in {
+	struct hub_in *next;
+	enum hub_in_kind kind;
 	char token[HUB_TOKEN_LEN];
-	int fd;
-	struct MHD_UpgradeResponseHandle *urh;
-	size_t extra_len;
-	char extra[];
+	int fd;					/* UPGRADE */
+	struct MHD_UpgradeResponseHandle *urh;	/* UPGRADE */
+	struct hub_stream *stream;		/* STREAM: a reference */
+	size_t len;				/* UPGRADE: extra_in; BYTES: the body */
+	char data[];
 };
 
 struct hub_bpmsg {
@@ -62,6 +70,7 @@ static void pending__free(struct hub_pending *p)
 		free(p->roles[i]);
 	free(p->roles);
 	free(p->user);
+	hub__stream_unref(p->stream);
 	free(p);
 }
 
@@ -111,21 +120,41 @@ int tw_hub_negotiate(struct tw_hub *h, const struct tw_jwt_claims *c, int token_
 	return TW_OK;
 }
 
-int tw_hub_claim(struct tw_hub *h, const char *token, const char *user)
+/* Checks a claim against the pending entry; caller holds the lock. */
+static int pending__check(struct hub_pending *p, const char *user, enum hub_transport t)
+{
+	if (!p || (!p->claimed && p->expires_ms < hub__now()))
+		return TW_ERR_NOTFOUND;
+	if ((p->user == NULL) != (user == NULL) || (user && strcmp(p->user, user) != 0))
+		return TW_ERR_AUTH;
+	if (p->claimed && p->claimed != (int)t)
+		return TW_ERR_PROTOCOL;
+	if (p->claimed && t != HUB_LP)
+		return TW_ERR_EXISTS;
+	return TW_OK;
+}
+
+int tw_hub_claim(struct tw_hub *h, const char *token, const char *user,
+		 enum hub_transport transport, struct hub_stream **stream, int *first)
 {
 	struct hub_pending *p;
-	int rc = TW_OK;
+	int rc;
 
+	*first = 0;
+	if (stream)
+		*stream = NULL;
 	pthread_mutex_lock(&h->lock);
 	p = tw_strmap_get(&h->pending, token);
-	if (!p || (!p->claimed && p->expires_ms < hub__now()))
-		rc = TW_ERR_NOTFOUND;
-	else if (p->claimed)
-		rc = TW_ERR_EXISTS;
-	else if ((p->user == NULL) != (user == NULL) || (user && strcmp(p->user, user) != 0))
-		rc = TW_ERR_AUTH;
-	else
-		p->claimed = 1;
+	rc = pending__check(p, user, transport);
+	if (rc == TW_OK && transport != HUB_WS && !p->stream &&
+	    !(p->stream = hub__stream_new(transport)))
+		rc = TW_ERR_NOMEM;
+	if (rc == TW_OK) {
+		*first = !p->claimed;
+		p->claimed = (int)transport;
+		if (stream && p->stream)
+			*stream = hub__stream_ref(p->stream);
+	}
 	pthread_mutex_unlock(&h->lock);
 	return rc;
 }
@@ -196,13 +225,13 @@ static int pending__take(struct tw_hub *h, struct hub_conn *c, const char *token
 	if (p) {
 		memcpy(c->id, p->id, sizeof(c->id));
 		memcpy(c->token, token, strlen(token) + 1);
-		c->user = p->user;
+		/* The user stays in the entry too: later polls and posts are checked against it. */
+		c->user = p->user ? strdup(p->user) : NULL;
 		c->roles = p->roles;
 		c->nroles = p->nroles;
-		p->user = NULL;
 		p->roles = NULL;
 		p->nroles = 0;
-		rc = 0;
+		rc = p->user && !c->user ? -1 : 0;
 	}
 	pthread_mutex_unlock(&h->lock);
 	return rc;
@@ -210,38 +239,171 @@ static int pending__take(struct tw_hub *h, struct hub_conn *c, const char *token
 
 /* ---- inboxes (any thread) ---- */
 
+static struct hub_in *in__new(enum hub_in_kind kind, const char *token, const void *data,
+			      size_t len)
+{
+	struct hub_in *in = malloc(sizeof(*in) + len);
+
+	if (!in)
+		return NULL;
+	memset(in, 0, sizeof(*in));
+	in->kind = kind;
+	snprintf(in->token, sizeof(in->token), "%s", token);
+	in->len = len;
+	if (len)
+		memcpy(in->data, data, len);
+	return in;
+}
+
+/* Appends to the loop's inbox under the lock; 0 when the inbox is closed. */
+static int in__queue_locked(struct tw_hub *h, struct hub_in *in)
+{
+	if (h->inbox_closed)
+		return 0;
+	if (h->in_tail)
+		h->in_tail->next = in;
+	else
+		h->in_head = in;
+	h->in_tail = in;
+	h->in_bytes += in->len;
+	return 1;
+}
+
+static int in__queue(struct tw_hub *h, struct hub_in *in)
+{
+	int ok;
+
+	pthread_mutex_lock(&h->lock);
+	ok = in__queue_locked(h, in);
+	pthread_mutex_unlock(&h->lock);
+	if (ok)
+		hub__wake(h);
+	return ok;
+}
+
 void tw_hub_adopt(struct tw_hub *h, const char *token, int sock,
 		  struct MHD_UpgradeResponseHandle *urh, const char *extra, size_t extra_len)
 {
-	struct hub_upgrade *u = malloc(sizeof(*u) + extra_len);
-	int closed;
+	struct hub_in *in = in__new(HUB_IN_UPGRADE, token, extra, extra_len);
 
-	if (u) {
-		u->next = NULL;
-		snprintf(u->token, sizeof(u->token), "%s", token);
-		u->fd = sock;
-		u->urh = urh;
-		u->extra_len = extra_len;
-		if (extra_len)
-			memcpy(u->extra, extra, extra_len);
+	if (in) {
+		in->fd = sock;
+		in->urh = urh;
 	}
-	pthread_mutex_lock(&h->lock);
-	closed = h->inbox_closed || !u;
-	if (!closed) {
-		if (h->up_tail)
-			h->up_tail->next = u;
-		else
-			h->up_head = u;
-		h->up_tail = u;
-	}
-	pthread_mutex_unlock(&h->lock);
-	if (closed) {
-		free(u);
+	if (!in || !in__queue(h, in)) {
+		free(in);
 		pending__drop(h, token);
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-		return;
+	}
+}
+
+void tw_hub_adopt_stream(struct tw_hub *h, const char *token, struct hub_stream *s)
+{
+	struct hub_in *in = in__new(HUB_IN_STREAM, token, NULL, 0);
+
+	if (in)
+		in->stream = hub__stream_ref(s);
+	if (!in || !in__queue(h, in)) {
+		if (in)
+			hub__stream_unref(in->stream);
+		free(in);
+		pthread_mutex_lock(&s->mu);
+		s->closed = 1;
+		pthread_mutex_unlock(&s->mu);
+		pending__drop(h, token);
+	}
+}
+
+/* The pending entry of a SSE/LP connection, or an error code. Under lock. */
+static int post__find(struct tw_hub *h, const char *token, struct hub_pending **out)
+{
+	struct hub_pending *p = tw_strmap_get(&h->pending, token);
+
+	*out = p;
+	if (!p || !p->claimed)
+		return TW_ERR_NOTFOUND;
+	return p->claimed == HUB_WS ? TW_ERR_PROTOCOL : TW_OK;
+}
+
+int tw_hub_post_begin(struct tw_hub *h, const char *token)
+{
+	struct hub_pending *p;
+	int rc;
+
+	pthread_mutex_lock(&h->lock);
+	rc = post__find(h, token, &p);
+	if (rc == TW_OK && p->posting)
+		rc = TW_ERR_EXISTS;
+	if (rc == TW_OK)
+		p->posting = 1;
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+void tw_hub_post_end(struct tw_hub *h, const char *token)
+{
+	struct hub_pending *p;
+
+	pthread_mutex_lock(&h->lock);
+	p = tw_strmap_get(&h->pending, token);
+	if (p)
+		p->posting = 0;
+	pthread_mutex_unlock(&h->lock);
+}
+
+int tw_hub_post_bytes(struct tw_hub *h, const char *token, const void *data, size_t len)
+{
+	struct hub_in *in = in__new(HUB_IN_BYTES, token, data, len);
+	struct hub_pending *p;
+	int rc;
+
+	if (!in)
+		return TW_ERR_NOMEM;
+	pthread_mutex_lock(&h->lock);
+	rc = post__find(h, token, &p);
+	if (rc == TW_OK && h->in_bytes + len > HUB_MAX_INBOX_BYTES)
+		rc = TW_ERR_FULL;
+	if (rc == TW_OK && !in__queue_locked(h, in))
+		rc = TW_ERR_NOTFOUND;
+	pthread_mutex_unlock(&h->lock);
+	if (rc != TW_OK) {
+		free(in);
+		return rc;
+	}
+	HUB_COUNT(h, posts);
+	hub__wake(h);
+	return TW_OK;
+}
+
+static int hub__signal(struct tw_hub *h, const char *token, enum hub_in_kind kind)
+{
+	struct hub_in *in = in__new(kind, token, NULL, 0);
+	struct hub_pending *p;
+	int rc;
+
+	if (!in)
+		return TW_ERR_NOMEM;
+	pthread_mutex_lock(&h->lock);
+	rc = post__find(h, token, &p);
+	if (rc == TW_OK && !in__queue_locked(h, in))
+		rc = TW_ERR_NOTFOUND;
+	pthread_mutex_unlock(&h->lock);
+	if (rc != TW_OK) {
+		free(in);
+		return rc == TW_ERR_PROTOCOL ? TW_ERR_NOTFOUND : rc;
 	}
 	hub__wake(h);
+	return TW_OK;
+}
+
+int tw_hub_request_close(struct tw_hub *h, const char *token)
+{
+	return hub__signal(h, token, HUB_IN_CLOSE);
+}
+
+void tw_hub_stream_gone(struct tw_hub *h, const char *token)
+{
+	hub__signal(h, token, HUB_IN_GONE);
 }
 
 /* Warns about full-queue drops at most once a second. Called under lock. */
@@ -322,30 +484,45 @@ void hub__mark_dirty(struct hub_conn *c)
 	c->hub->dirty = c;
 }
 
-/* Builds the connection for an upgraded socket; 0 on success. */
+static const char *hub__transport_name(enum hub_transport t)
+{
+	return t == HUB_WS ? "WebSockets" : t == HUB_SSE ? "ServerSentEvents" : "LongPolling";
+}
+
+/* Builds the connection for a claimed token; 0 on success. */
 static int hub__adopt_setup(struct tw_hub *h, struct hub_conn *c, const char *token)
 {
 	if (pending__take(h, c, token) != 0)
 		return -1;
 	if (tw_strmap_put(&h->conns, c->id, c) != TW_OK)
 		return -1;
-	if (ws__init(c) != TW_OK) {
+	if (tw_strmap_put(&h->tokens, c->token, c) != TW_OK) {
 		tw_strmap_del(&h->conns, c->id);
+		return -1;
+	}
+	if (c->transport == HUB_WS && ws__init(c) != TW_OK) {
+		tw_strmap_del(&h->conns, c->id);
+		tw_strmap_del(&h->tokens, c->token);
 		return -1;
 	}
 	return 0;
 }
 
-static void hub__adopt_one(struct tw_hub *h, struct hub_upgrade *u)
+static void hub__adopt_one(struct tw_hub *h, struct hub_in *in)
 {
-	struct hub_conn *c = hub__conn_new(h, u->fd, u->urh, u->extra, u->extra_len);
+	struct hub_conn *c = in->kind == HUB_IN_UPGRADE
+				     ? hub__conn_new(h, in->fd, in->urh, in->data, in->len)
+				     : hub__conn_new_stream(h, in->stream);
 
-	if (!c || hub__adopt_setup(h, c, u->token) != 0) {
+	if (!c || hub__adopt_setup(h, c, in->token) != 0) {
 		tw_error("hub: cannot set up the connection for token %.8s...: "
-			 "out of memory or token gone", u->token);
-		pending__drop(h, u->token);
+			 "out of memory or token gone", in->token);
+		pending__drop(h, in->token);
+		if (c && c->stream)
+			hub__stream_end(c);
 		hub__conn_free(c);
-		MHD_upgrade_action(u->urh, MHD_UPGRADE_ACTION_CLOSE);
+		if (in->kind == HUB_IN_UPGRADE)
+			MHD_upgrade_action(in->urh, MHD_UPGRADE_ACTION_CLOSE);
 		return;
 	}
 	hub__user_add(c);
@@ -355,24 +532,42 @@ static void hub__adopt_one(struct tw_hub *h, struct hub_upgrade *u)
 	pthread_mutex_unlock(&h->lock);
 	HUB_COUNT(h, conn_opened);
 	HUB_COUNT(h, conn_current);
-	tw_info("connection %s opened (user %s, transport WebSockets)", c->id,
-		c->user ? c->user : "-");
+	tw_info("connection %s opened (user %s, transport %s)", c->id, c->user ? c->user : "-",
+		hub__transport_name(c->transport));
 	if (c->extra_len)
 		ws__on_readable(c);
 }
 
+/* Bytes, a DELETE or a gone stream for a SSE/LP connection. */
+static void hub__stream_event(struct tw_hub *h, struct hub_in *in)
+{
+	struct hub_conn *c = tw_strmap_get(&h->tokens, in->token);
+
+	if (!c || c->state == HUB_CONN_DEAD)
+		return;
+	if (in->kind == HUB_IN_BYTES) {
+		c->last_recv_ms = hub__now();
+		hub__conn_on_bytes(c, in->data, in->len);
+	} else if (in->kind == HUB_IN_CLOSE) {
+		hub__conn_finish(c, "client ended the connection (DELETE)");
+	} else {
+		hub__conn_finish(c, c->reason[0] ? c->reason : "client closed the event stream");
+	}
+}
+
 static void hub__drain_inboxes(struct tw_hub *h)
 {
-	struct hub_upgrade *ups;
+	struct hub_in *ins;
 	struct hub_bpmsg *msgs;
 	uint64_t v;
 
 	if (read(h->wakefd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		tw_warn("hub: eventfd read: %s", strerror(errno));
 	pthread_mutex_lock(&h->lock);
-	ups = h->up_head;
+	ins = h->in_head;
 	msgs = h->bp_head;
-	h->up_head = h->up_tail = NULL;
+	h->in_head = h->in_tail = NULL;
+	h->in_bytes = 0;
 	h->bp_head = h->bp_tail = NULL;
 	h->bp_len = 0;
 	if (h->stop_requested && !h->stopping) {
@@ -380,10 +575,15 @@ static void hub__drain_inboxes(struct tw_hub *h)
 		h->inbox_closed = 1;
 	}
 	pthread_mutex_unlock(&h->lock);
-	for (struct hub_upgrade *next; ups; ups = next) {
-		next = ups->next;
-		hub__adopt_one(h, ups);
-		free(ups);
+	for (struct hub_in *next; ins; ins = next) {
+		next = ins->next;
+		if (ins->kind == HUB_IN_UPGRADE || ins->kind == HUB_IN_STREAM)
+			hub__adopt_one(h, ins);
+		else
+			hub__stream_event(h, ins);
+		if (ins->kind == HUB_IN_STREAM)
+			hub__stream_unref(ins->stream);
+		free(ins);
 	}
 	for (struct hub_bpmsg *next; msgs; msgs = next) {
 		next = msgs->next;
@@ -400,7 +600,11 @@ static void hub__flush_dirty(struct tw_hub *h)
 		h->dirty = c->next_dirty;
 		c->next_dirty = NULL;
 		c->dirty = 0;
-		if (c->state != HUB_CONN_DEAD)
+		if (c->state == HUB_CONN_DEAD)
+			continue;
+		if (c->stream)
+			hub__stream_flush(c);
+		else
 			ws__flush(c);
 	}
 }
@@ -579,12 +783,15 @@ void tw_hub_stop(struct tw_hub *h)
 /* Frees what the inboxes still hold; upgraded sockets are closed via MHD. */
 static void hub__free_inboxes(struct tw_hub *h)
 {
-	while (h->up_head) {
-		struct hub_upgrade *u = h->up_head;
+	while (h->in_head) {
+		struct hub_in *in = h->in_head;
 
-		h->up_head = u->next;
-		MHD_upgrade_action(u->urh, MHD_UPGRADE_ACTION_CLOSE);
-		free(u);
+		h->in_head = in->next;
+		if (in->kind == HUB_IN_UPGRADE)
+			MHD_upgrade_action(in->urh, MHD_UPGRADE_ACTION_CLOSE);
+		if (in->kind == HUB_IN_STREAM)
+			hub__stream_unref(in->stream);
+		free(in);
 	}
 	while (h->bp_head) {
 		struct hub_bpmsg *m = h->bp_head;
@@ -592,7 +799,7 @@ static void hub__free_inboxes(struct tw_hub *h)
 		h->bp_head = m->next;
 		free(m);
 	}
-	h->up_tail = NULL;
+	h->in_tail = NULL;
 	h->bp_tail = NULL;
 }
 
@@ -608,6 +815,7 @@ void tw_hub_destroy(struct tw_hub *h)
 	hub__ops_free(h);
 	hub__groups_free(h);
 	tw_strmap_free(&h->conns);
+	tw_strmap_free(&h->tokens);
 	tw_strmap_free(&h->live);
 	tw_strmap_each(&h->pending, pending__free_cb, NULL);
 	tw_strmap_free(&h->pending);

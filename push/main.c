@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 
 #include "telewire/error.h"
@@ -19,11 +20,13 @@
 #define DEV_ACCESS_KEY "telewire-dev-access-key-change-me-0123456789"
 
 struct hub_opts {
-	char *mqtt, *listen, *hub, *web, *access_key, *log_level;
+	char *mqtt, *listen, *hub, *web, *access_key, *log_level, *transports;
 	long long max_queue, max_queue_kib, backplane_queue;
 	int rest_via_broker;
-	double keepalive_s, client_timeout_s, handshake_timeout_s;
+	double keepalive_s, client_timeout_s, handshake_timeout_s, poll_timeout_s;
 };
+
+static unsigned transport_bits;
 
 static struct hub_opts o = {
 	.mqtt = "tcp://127.0.0.1:1883",
@@ -32,12 +35,14 @@ static struct hub_opts o = {
 	.web = TW_WEB_DIR,
 	.access_key = DEV_ACCESS_KEY,
 	.log_level = "info",
+	.transports = "WebSockets,ServerSentEvents,LongPolling",
 	.max_queue = 1000,
 	.max_queue_kib = 8192,
 	.backplane_queue = 10000,
 	.keepalive_s = 15,
 	.client_timeout_s = 30,
 	.handshake_timeout_s = 15,
+	.poll_timeout_s = 90,
 };
 
 static const struct tw_opt opt_table[] = {
@@ -55,6 +60,10 @@ static const struct tw_opt opt_table[] = {
 	  "outbound bytes queued per connection" },
 	{ "backplane-queue", "hub", NULL, TW_OPT_INT, &o.backplane_queue, 1, 10000000, "N",
 	  "MQTT messages waiting for the hub loop before dropping" },
+	{ "transports", "hub", NULL, TW_OPT_STRING, &o.transports, 0, 0, "LIST",
+	  "transports offered, comma-separated: WebSockets, ServerSentEvents, LongPolling" },
+	{ "poll-timeout", "hub", NULL, TW_OPT_DOUBLE, &o.poll_timeout_s, 0.1, 3600, "SECONDS",
+	  "a long poll with nothing to deliver answers empty after this" },
 	{ "rest-via-broker", "hub", NULL, TW_OPT_BOOL, &o.rest_via_broker, 0, 0, NULL,
 	  "REST API sends and membership changes go over the broker to every hub" },
 	{ "keepalive", "hub", NULL, TW_OPT_DOUBLE, &o.keepalive_s, 0.1, 3600, "SECONDS",
@@ -86,8 +95,41 @@ static int main__hub_name_ok(const char *s)
 	return 1;
 }
 
+/* "WebSockets,ServerSentEvents,LongPolling" (any case, or ws, sse, lp) to bits; 0 if bad. */
+static unsigned main__transports(const char *list)
+{
+	static const struct { const char *name, *alias; unsigned bit; } names[] = {
+		{ "WebSockets", "ws", HUB_WS },
+		{ "ServerSentEvents", "sse", HUB_SSE },
+		{ "LongPolling", "lp", HUB_LP },
+	};
+	unsigned bits = 0;
+
+	while (*list) {
+		size_t n = strcspn(list, ", ");
+		unsigned bit = 0;
+
+		for (size_t i = 0; n && i < sizeof(names) / sizeof(names[0]); i++)
+			if ((strlen(names[i].name) == n && strncasecmp(list, names[i].name, n) == 0) ||
+			    (strlen(names[i].alias) == n && strncasecmp(list, names[i].alias, n) == 0))
+				bit = names[i].bit;
+		if (n && !bit)
+			return 0;
+		bits |= bit;
+		list += n;
+		list += strspn(list, ", ");
+	}
+	return bits;
+}
+
 static int main__check(int *level, char *host, size_t hostlen, int *port)
 {
+	transport_bits = main__transports(o.transports);
+	if (!transport_bits) {
+		fprintf(stderr, "telewire-hub: --transports: expected a comma-separated list of "
+				"WebSockets, ServerSentEvents, LongPolling, got \"%s\"\n", o.transports);
+		return -1;
+	}
 	*level = tw_log_level_parse(o.log_level);
 	if (*level < 0) {
 		fprintf(stderr, "telewire-hub: --log-level: expected debug, info, warn or error, got \"%s\"\n",
@@ -138,6 +180,8 @@ static void main__config(struct tw_hub_config *cfg)
 	cfg->token_ttl_ms = 60000;
 	cfg->backplane_queue = o.backplane_queue;
 	cfg->max_record = TW_HUBPROTO_MAX_RECORD;
+	cfg->transports = transport_bits;
+	cfg->poll_timeout_ms = (long long)(o.poll_timeout_s * 1000);
 }
 
 static int main__wait_signal(void)

@@ -293,7 +293,8 @@ int tw_hubproto_encode_invocation(struct tw_buf *out, const char *target, const 
 	return rc;
 }
 
-int tw_hubproto_encode_completion(struct tw_buf *out, const char *invocation_id, const char *error)
+int tw_hubproto_encode_completion(struct tw_buf *out, const char *invocation_id, const char *error,
+				  const json_t *result)
 {
 	size_t mark = out->len;
 	int rc = tw_buf_puts(out, "{\"type\":3,\"invocationId\":");
@@ -305,7 +306,9 @@ int tw_hubproto_encode_completion(struct tw_buf *out, const char *invocation_id,
 		if (rc == TW_OK)
 			rc = hubproto__string(out, error);
 	} else if (rc == TW_OK) {
-		rc = tw_buf_puts(out, ",\"result\":null");
+		rc = tw_buf_puts(out, ",\"result\":");
+		if (rc == TW_OK)
+			rc = result ? hubproto__dump(out, result) : tw_buf_puts(out, "null");
 	}
 	rc = hubproto__end(out, rc);
 	if (rc != TW_OK)

@@ -79,7 +79,9 @@ int tw_hubproto_parse_handshake(const char *rec, size_t len, int *protocol, char
  * TW_OK or TW_ERR_NOMEM / TW_ERR_INVAL. */
 int tw_hubproto_encode_handshake(struct tw_buf *out, const char *error);
 int tw_hubproto_encode_invocation(struct tw_buf *out, const char *target, const json_t *args);
-int tw_hubproto_encode_completion(struct tw_buf *out, const char *invocation_id, const char *error);
+/* Completion: error when not NULL, else result (NULL: null). */
+int tw_hubproto_encode_completion(struct tw_buf *out, const char *invocation_id, const char *error,
+				  const json_t *result);
 int tw_hubproto_encode_ping(struct tw_buf *out);
 int tw_hubproto_encode_close(struct tw_buf *out, const char *error, int allow_reconnect);
 

@@ -38,15 +38,27 @@ struct tw_rest_request {
 	const char *body;		/* request body (not NUL-terminated), or NULL */
 	size_t body_len;
 	int body_too_big;		/* the body went over TW_REST_MAX_BODY and was dropped */
+	/* Calls fn for every value of a query parameter that may repeat
+	 * (?excluded=a&excluded=b), URL-decoded; NULL when the server cannot
+	 * list them (then arg gives the first value only). */
+	void (*arg_each)(void *arg_ctx, const char *name, void (*fn)(void *ctx, const char *value),
+			 void *ctx);
+	/* The path as it came, still percent-encoded, or NULL when the server
+	 * only has path (already percent-decoded): then a name cannot hold '/'. */
+	const char *raw_path;
 };
 
 struct tw_rest_response {
 	unsigned status;		/* HTTP status */
 	json_t *body;			/* JSON body or NULL for none; the caller frees it */
+	const char *www_authenticate;	/* static text for a WWW-Authenticate header, or NULL */
+	const char *allow;		/* static text for an Allow header (405), or NULL */
 };
 
 /* Handles path if it is under /api/v1/ (returns 1 with res filled), else
- * returns 0 and leaves res alone. Any thread (MHD's). */
+ * returns 0 and leaves res alone. Success is 200 or 202 without a body; a
+ * refusal has a body {"error": "<specific text>"} and is logged once as a
+ * warning (routes and codes: docs/protocol.md). Any thread (MHD's). */
 int tw_rest_handle(const struct tw_rest_config *cfg, const struct tw_rest_request *req,
 		   struct tw_rest_response *res);
 

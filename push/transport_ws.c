@@ -20,6 +20,11 @@
 
 struct tw_obuf *tw_ws_frame_text(const void *payload, size_t len)
 {
+	return tw_ws_frame(1, payload, len);
+}
+
+struct tw_obuf *tw_ws_frame(int opcode, const void *payload, size_t len)
+{
 	size_t hlen = len < 126 ? 2 : len <= 0xffff ? 4 : 10;
 	struct tw_obuf *o = tw_obuf_new(hlen + len);
 	unsigned char *h;
@@ -27,7 +32,7 @@ struct tw_obuf *tw_ws_frame_text(const void *payload, size_t len)
 	if (!o)
 		return NULL;
 	h = o->data;
-	h[0] = 0x81; /* FIN, text; server frames are not masked */
+	h[0] = (unsigned char)(0x80 | opcode); /* FIN; server frames are not masked */
 	if (hlen == 2) {
 		h[1] = (unsigned char)len;
 	} else if (hlen == 4) {
@@ -42,123 +47,6 @@ struct tw_obuf *tw_ws_frame_text(const void *payload, size_t len)
 	if (len)
 		memcpy(h + hlen, payload, len);
 	return o;
-}
-
-/* ---- outbound queue ---- */
-
-static void outq__pop(struct hub_conn *c)
-{
-	struct hub_out *it = c->q.head;
-
-	c->q.head = it->next;
-	if (!c->q.head)
-		c->q.tail = NULL;
-	c->q.bytes -= it->buf->len;
-	if (it->droppable)
-		c->q.nmsgs--;
-	tw_obuf_unref(it->buf);
-	free(it);
-}
-
-void ws__outq_clear(struct hub_conn *c)
-{
-	while (c->q.head)
-		outq__pop(c);
-}
-
-/* Drops the oldest data message not yet started; returns 0 if none. */
-static int outq__drop_oldest(struct hub_conn *c)
-{
-	struct hub_out **pp = &c->q.head, *prev = NULL;
-
-	for (; *pp; prev = *pp, pp = &(*pp)->next) {
-		struct hub_out *it = *pp;
-
-		if (!it->droppable || it->off)
-			continue;
-		*pp = it->next;
-		if (c->q.tail == it)
-			c->q.tail = prev;
-		c->q.bytes -= it->buf->len;
-		c->q.nmsgs--;
-		tw_obuf_unref(it->buf);
-		free(it);
-		return 1;
-	}
-	return 0;
-}
-
-/* Makes room for one more data message of len bytes: drop-oldest, and a
- * close when the client stays a whole queue behind. Returns 0 to go on. */
-static int ws__writev(struct hub_conn *c);
-
-static int outq__full(struct hub_conn *c, size_t len)
-{
-	const struct tw_hub_config *cfg = &c->hub->cfg;
-
-	return c->q.nmsgs && (c->q.nmsgs >= (size_t)cfg->max_queue ||
-			      c->q.bytes + len > (size_t)cfg->max_queue_bytes);
-}
-
-static int outq__make_room(struct hub_conn *c, size_t len)
-{
-	struct tw_hub *h = c->hub;
-
-	/* A burst fills the queue before the loop flushes: write first, and
-	 * drop only what the socket does not take. Errors surface in ws__flush. */
-	while (outq__full(c, len) && ws__writev(c) == 1)
-		;
-	while (outq__full(c, len)) {
-		if (!outq__drop_oldest(c))
-			break;
-		c->dropped++;
-		c->drops_in_row++;
-		HUB_COUNT(h, messages_dropped_slow);
-	}
-	if (c->drops_in_row > (size_t)h->cfg.max_queue) {
-		HUB_COUNT(h, closes_slow);
-		hub__conn_close(c, "Slow consumer: outbound queue overflowed.", 1, 1008,
-				"slow consumer: outbound queue kept overflowing");
-		return -1;
-	}
-	return 0;
-}
-
-int ws__enqueue(struct hub_conn *c, struct tw_obuf *o, int droppable)
-{
-	struct hub_out *it;
-
-	if (droppable && outq__make_room(c, o->len) != 0)
-		return TW_ERR_FULL;
-	it = malloc(sizeof(*it));
-	if (!it)
-		return TW_ERR_NOMEM;
-	it->next = NULL;
-	it->buf = tw_obuf_ref(o);
-	it->off = 0;
-	it->droppable = droppable;
-	if (c->q.tail)
-		c->q.tail->next = it;
-	else
-		c->q.head = it;
-	c->q.tail = it;
-	c->q.bytes += o->len;
-	if (droppable)
-		c->q.nmsgs++;
-	hub__mark_dirty(c);
-	return TW_OK;
-}
-
-int ws__send_record(struct hub_conn *c, const void *data, size_t len, int droppable)
-{
-	struct tw_obuf *o = tw_ws_frame_text(data, len);
-	int rc;
-
-	if (!o)
-		return TW_ERR_NOMEM;
-	rc = ws__enqueue(c, o, droppable);
-	tw_obuf_unref(o);
-	return rc;
 }
 
 /* ---- epoll interest ---- */
@@ -224,7 +112,7 @@ static ssize_t ws__send_cb(wslay_event_context_ptr ctx, const uint8_t *data, siz
 		return -1;
 	}
 	memcpy(o->data, data, len);
-	if (ws__enqueue(c, o, 0) != TW_OK) {
+	if (hub__conn_push(c, o, 0, 0) != TW_OK) {
 		tw_obuf_unref(o);
 		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
 		return -1;
@@ -326,8 +214,7 @@ void ws__on_readable(struct hub_conn *c)
 	hub__mark_dirty(c);
 }
 
-/* Writes as much of the queue as the socket takes. */
-static int ws__writev(struct hub_conn *c)
+int ws__writev(struct hub_conn *c)
 {
 	struct iovec iov[WS_IOV_MAX];
 	ssize_t n;
@@ -350,7 +237,7 @@ static int ws__writev(struct hub_conn *c)
 			return 0;
 		}
 		n -= (ssize_t)left;
-		outq__pop(c);
+		hub__outq_pop(&c->q);
 	}
 	return c->q.head ? 1 : 0;
 }

@@ -155,7 +155,7 @@ test('raw clients sending malformed input are closed with the right error; anoth
   await waitSubscribed(h, [watch]);
 
   const badProto = await rawClient(t, h.base, { handshake: false });
-  badProto.ws.send(`{"protocol":"messagepack","version":1}${RS}`);
+  badProto.ws.send(`{"protocol":"xml","version":1}${RS}`);
   const badVersion = await rawClient(t, h.base, { handshake: false });
   badVersion.ws.send(`{"protocol":"json","version":7}${RS}`);
   const garbageHs = await rawClient(t, h.base, { handshake: false });
@@ -173,7 +173,7 @@ test('raw clients sending malformed input are closed with the right error; anoth
 
   const closed = [badProto, badVersion, garbageHs, notJson, noType, unknownType, big, bigSplit];
   await waitFor(() => closed.every((c) => c.closed), 10000, 'every bad client to be closed');
-  assert.deepEqual(badProto.records, [{ error: "The protocol 'messagepack' is not supported." }]);
+  assert.deepEqual(badProto.records, [{ error: "The protocol 'xml' is not supported." }]);
   assert.deepEqual(badVersion.records, [{ error: "The server does not support version 7 of the 'json' protocol." }]);
   assert.match(garbageHs.records[0].error, /not valid JSON/);
   const closeOf = (c) => c.records.find((r) => r.type === 7);
@@ -183,7 +183,7 @@ test('raw clients sending malformed input are closed with the right error; anoth
   assert.match(closeOf(big).error, /exceeds the maximum size of 32768 bytes/);
   assert.match(closeOf(bigSplit).error, /exceeds the maximum size/);
   for (const c of [notJson, noType, unknownType, big]) assert.equal(invocations(c, 'telemetry').length, 0);
-  await h.hub.waitForLog(/bad handshake: The protocol 'messagepack' is not supported/);
+  await h.hub.waitForLog(/bad handshake: The protocol 'xml' is not supported/);
 
   // Invocations: completions with results or errors, and nothing for a fire-and-forget call.
   good.ws.send(`{"type":1,"invocationId":"1","target":"joingroup","arguments":["fleet"]}${RS}` +
@@ -249,7 +249,10 @@ test('tokens: /client/negotiate and the upgrade refuse bad tokens and ids', asyn
   const body = await ok.json();
   assert.equal(body.negotiateVersion, 1);
   assert.ok(body.connectionToken.length >= 22 && body.connectionToken !== body.connectionId);
-  assert.deepEqual(body.availableTransports, [{ transport: 'WebSockets', transferFormats: ['Text', 'Binary'] }]);
+  assert.deepEqual(body.availableTransports, [
+    { transport: 'WebSockets', transferFormats: ['Text', 'Binary'] },
+    { transport: 'ServerSentEvents', transferFormats: ['Text'] },
+    { transport: 'LongPolling', transferFormats: ['Text', 'Binary'] }]);
   assert.equal((await fetch(`${h.base}/api/negotiate?hub=nope`, { method: 'POST' })).status, 404);
   assert.equal((await fetch(`${h.base}/client/negotiate?hub=nope`, { method: 'POST' })).status, 404);
 

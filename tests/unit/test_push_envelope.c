@@ -1,4 +1,4 @@
-/* test_push_envelope.c -- backplane envelopes: single, batches, every kind of bad field */
+/* test_push_envelope.c -- backplane envelopes: sends, membership operations, batches, every kind of bad field */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,23 +7,37 @@
 #include "envelope.h"
 #include "tw_test.h"
 
-/* Records what the parser delivered, as "target:name:method:args:key" lines. */
+/* Records what the parser delivered: sends as "target:name:method:args:key"
+ * (plus ":excluded" when present), operations as
+ * "op:connection:user:group:reason:ttl". */
 struct seen {
-	char log[2048];
+	char log[4096];
 	size_t n;
 };
+
+#define OR_DASH(s) ((s) ? (s) : "-")
 
 static void collect(void *ctx, const struct tw_envelope *e)
 {
 	static const char *const t[] = { "all", "group", "user", "connection" };
 	struct seen *s = ctx;
-	char *args = json_dumps(e->args, JSON_COMPACT | JSON_ENCODE_ANY);
 	size_t len = strlen(s->log);
+	char *args, *ex;
 
-	snprintf(s->log + len, sizeof(s->log) - len, "%s:%s:%s:%s:%s;", t[e->target],
-		 e->name ? e->name : "-", e->method, args ? args : "?", e->key ? e->key : "-");
-	free(args);
 	s->n++;
+	if (e->op != TW_ENV_SEND) {
+		snprintf(s->log + len, sizeof(s->log) - len, "%s:%s:%s:%s:%s:%lld;",
+			 tw_envelope_op_name(e->op), OR_DASH(e->connection), OR_DASH(e->user),
+			 OR_DASH(e->group), OR_DASH(e->reason), e->ttl);
+		return;
+	}
+	args = json_dumps(e->args, JSON_COMPACT | JSON_ENCODE_ANY);
+	ex = e->excluded ? json_dumps(e->excluded, JSON_COMPACT) : NULL;
+	snprintf(s->log + len, sizeof(s->log) - len, "%s:%s:%s:%s:%s%s%s;", t[e->target],
+		 OR_DASH(e->name), e->method, args ? args : "?", OR_DASH(e->key), ex ? ":" : "",
+		 ex ? ex : "");
+	free(args);
+	free(ex);
 }
 
 static int parse(const char *text, struct seen *s, struct tw_envelope_result *r)
@@ -104,8 +118,138 @@ static void test_bad_fields(void)
 	TW_CHECK(refused("{\"target\":\"all\",\"method\":\"m\",\"args\":\"x\"}", "\"args\""));
 	TW_CHECK(refused("{\"target\":\"all\",\"method\":\"m\",\"key\":1}", "\"key\""));
 	TW_CHECK(refused("{\"target\":\"all\",\"method\":\"m\",\"method\":\"n\"}", "not valid JSON"));
-	snprintf(longname, sizeof(longname), "{\"target\":\"group\",\"name\":\"%0257d\",\"method\":\"m\"}", 0);
-	TW_CHECK(refused(longname, "\"name\""));
+	snprintf(longname, sizeof(longname), "{\"target\":\"all\",\"method\":\"%0257d\"}", 0);
+	TW_CHECK(refused(longname, "\"method\" must be a non-empty string of at most 256 bytes"));
+}
+
+/* Builds a JSON string of n 'x' characters in a static buffer. */
+static const char *xs(size_t n)
+{
+	static char buf[1100];
+
+	memset(buf, 'x', n);
+	buf[n] = '\0';
+	return buf;
+}
+
+static void test_long_names(void)
+{
+	char text[1300];
+	struct seen s;
+	struct tw_envelope_result r;
+
+	/* Azure's names go up to 1024 bytes, and no further. */
+	snprintf(text, sizeof(text), "{\"target\":\"group\",\"name\":\"%s\",\"method\":\"m\"}", xs(1024));
+	TW_CHECK_INT(parse(text, &s, &r), TW_OK);
+	TW_CHECK_INT(s.n, 1);
+	snprintf(text, sizeof(text), "{\"target\":\"group\",\"name\":\"%s\",\"method\":\"m\"}", xs(1025));
+	TW_CHECK(refused(text, "\"name\" must be a non-empty string of at most 1024 bytes"));
+	snprintf(text, sizeof(text), "{\"op\":\"addToGroup\",\"connection\":\"c\",\"group\":\"%s\"}", xs(1024));
+	TW_CHECK_INT(parse(text, &s, &r), TW_OK);
+	snprintf(text, sizeof(text), "{\"op\":\"addToGroup\",\"connection\":\"c\",\"group\":\"%s\"}", xs(1025));
+	TW_CHECK(refused(text, "\"group\" must be a non-empty string of at most 1024 bytes (op addToGroup)"));
+	snprintf(text, sizeof(text), "{\"op\":\"closeConnection\",\"connection\":\"c\",\"reason\":\"%s\"}", xs(1024));
+	TW_CHECK_INT(parse(text, &s, &r), TW_OK);
+	snprintf(text, sizeof(text), "{\"op\":\"closeConnection\",\"connection\":\"c\",\"reason\":\"%s\"}", xs(1025));
+	TW_CHECK(refused(text, "\"reason\" must be a string of at most 1024 bytes"));
+}
+
+static void test_ops(void)
+{
+	struct seen s;
+	struct tw_envelope_result r;
+
+	TW_CHECK_INT(parse("[{\"op\":\"addToGroup\",\"connection\":\"c1\",\"group\":\"g\"},"
+			   "{\"op\":\"removeFromGroup\",\"connection\":\"c1\",\"group\":\"g\"},"
+			   "{\"op\":\"addUserToGroup\",\"user\":\"alice\",\"group\":\"g\"},"
+			   "{\"op\":\"addUserToGroup\",\"user\":\"alice\",\"group\":\"h\",\"ttl\":0},"
+			   "{\"op\":\"addUserToGroup\",\"user\":\"alice\",\"group\":\"i\",\"ttl\":2147483647},"
+			   "{\"op\":\"removeUserFromGroup\",\"user\":\"alice\",\"group\":\"g\"},"
+			   "{\"op\":\"removeUserFromAllGroups\",\"user\":\"alice\"},"
+			   "{\"op\":\"closeConnection\",\"connection\":\"c2\"},"
+			   "{\"op\":\"closeConnection\",\"connection\":\"c3\",\"reason\":\"bye\"}]",
+			   &s, &r), TW_OK);
+	TW_CHECK_STR(s.log, "addToGroup:c1:-:g:-:-1;removeFromGroup:c1:-:g:-:-1;"
+		     "addUserToGroup:-:alice:g:-:-1;addUserToGroup:-:alice:h:-:0;"
+		     "addUserToGroup:-:alice:i:-:2147483647;removeUserFromGroup:-:alice:g:-:-1;"
+		     "removeUserFromAllGroups:-:alice:-:-:-1;closeConnection:c2:-:-:-:-1;"
+		     "closeConnection:c3:-:-:bye:-1;");
+	TW_CHECK_INT(r.ok, 9);
+	/* "op":"send" is the default spelled out; operations ignore send fields. */
+	TW_CHECK_INT(parse("{\"op\":\"send\",\"target\":\"all\",\"method\":\"m\"}", &s, &r), TW_OK);
+	TW_CHECK_STR(s.log, "all:-:m:[]:-;");
+	TW_CHECK_INT(parse("{\"op\":\"removeUserFromAllGroups\",\"user\":\"u\",\"target\":\"x\"}", &s, &r), TW_OK);
+	TW_CHECK_STR(s.log, "removeUserFromAllGroups:-:u:-:-:-1;");
+	TW_CHECK_STR(tw_envelope_op_name(TW_ENV_CLOSE_CONNECTION), "closeConnection");
+	TW_CHECK_STR(tw_envelope_op_name((enum tw_env_op)99), "?");
+}
+
+static void test_excluded(void)
+{
+	struct seen s;
+	struct tw_envelope_result r;
+	char *big;
+	size_t off;
+
+	TW_CHECK_INT(parse("{\"target\":\"group\",\"name\":\"g\",\"method\":\"m\","
+			   "\"excluded\":[\"c1\",\"c2\"]}", &s, &r), TW_OK);
+	TW_CHECK_STR(s.log, "group:g:m:[]:-:[\"c1\",\"c2\"];");
+	TW_CHECK_INT(parse("{\"target\":\"all\",\"method\":\"m\",\"excluded\":[]}", &s, &r), TW_OK);
+	TW_CHECK_STR(s.log, "all:-:m:[]:-:[];");
+	TW_CHECK(refused("{\"target\":\"all\",\"method\":\"m\",\"excluded\":\"c1\"}",
+			 "\"excluded\" must be an array of at most 1000 connection ids"));
+	TW_CHECK(refused("{\"target\":\"all\",\"method\":\"m\",\"excluded\":[\"c1\",\"\"]}",
+			 "\"excluded\" item 1 must be a non-empty string"));
+	TW_CHECK(refused("{\"target\":\"all\",\"method\":\"m\",\"excluded\":[7]}",
+			 "\"excluded\" item 0 must be a non-empty string"));
+	/* 1001 ids: one too many */
+	big = malloc(16 * 1001 + 100);
+	off = (size_t)snprintf(big, 64, "{\"target\":\"all\",\"method\":\"m\",\"excluded\":[");
+	for (int i = 0; i < 1001; i++)
+		off += (size_t)snprintf(big + off, 16, "%s\"c%d\"", i ? "," : "", i);
+	memcpy(big + off, "]}", 3);
+	TW_CHECK(refused(big, "\"excluded\" must be an array of at most 1000"));
+	free(big);
+}
+
+static void test_bad_ops(void)
+{
+	TW_CHECK(refused("{\"op\":\"joinGroup\",\"connection\":\"c\",\"group\":\"g\"}",
+			 "\"op\" must be send, addToGroup, removeFromGroup, addUserToGroup, "
+			 "removeUserFromGroup, removeUserFromAllGroups or closeConnection"));
+	TW_CHECK(refused("{\"op\":3}", "\"op\" must be send"));
+	TW_CHECK(refused("{\"op\":\"AddToGroup\",\"connection\":\"c\",\"group\":\"g\"}", "\"op\" must be"));
+	TW_CHECK(refused("{\"op\":\"addToGroup\",\"group\":\"g\"}",
+			 "\"connection\" must be a non-empty string of at most 1024 bytes (op addToGroup)"));
+	TW_CHECK(refused("{\"op\":\"addToGroup\",\"connection\":\"c\"}", "\"group\" must be"));
+	TW_CHECK(refused("{\"op\":\"removeFromGroup\",\"connection\":\"\",\"group\":\"g\"}",
+			 "\"connection\" must be a non-empty string of at most 1024 bytes (op removeFromGroup)"));
+	TW_CHECK(refused("{\"op\":\"removeFromGroup\",\"connection\":\"c\",\"group\":5}",
+			 "\"group\" must be a non-empty string of at most 1024 bytes (op removeFromGroup)"));
+	TW_CHECK(refused("{\"op\":\"addUserToGroup\",\"group\":\"g\"}",
+			 "\"user\" must be a non-empty string of at most 1024 bytes (op addUserToGroup)"));
+	TW_CHECK(refused("{\"op\":\"addUserToGroup\",\"user\":\"u\"}", "\"group\" must be"));
+	TW_CHECK(refused("{\"op\":\"addUserToGroup\",\"user\":\"u\",\"group\":\"g\",\"ttl\":-1}",
+			 "\"ttl\" must be an integer from 0 to 2147483647 (seconds)"));
+	TW_CHECK(refused("{\"op\":\"addUserToGroup\",\"user\":\"u\",\"group\":\"g\",\"ttl\":2147483648}",
+			 "\"ttl\" must be an integer"));
+	TW_CHECK(refused("{\"op\":\"addUserToGroup\",\"user\":\"u\",\"group\":\"g\",\"ttl\":1.5}",
+			 "\"ttl\" must be an integer"));
+	TW_CHECK(refused("{\"op\":\"addUserToGroup\",\"user\":\"u\",\"group\":\"g\",\"ttl\":\"60\"}",
+			 "\"ttl\" must be an integer"));
+	TW_CHECK(refused("{\"op\":\"removeUserFromGroup\",\"user\":null,\"group\":\"g\"}",
+			 "\"user\" must be a non-empty string of at most 1024 bytes (op removeUserFromGroup)"));
+	TW_CHECK(refused("{\"op\":\"removeUserFromGroup\",\"user\":\"u\"}",
+			 "\"group\" must be a non-empty string of at most 1024 bytes (op removeUserFromGroup)"));
+	TW_CHECK(refused("{\"op\":\"removeUserFromAllGroups\"}",
+			 "\"user\" must be a non-empty string of at most 1024 bytes (op removeUserFromAllGroups)"));
+	TW_CHECK(refused("{\"op\":\"closeConnection\"}",
+			 "\"connection\" must be a non-empty string of at most 1024 bytes (op closeConnection)"));
+	TW_CHECK(refused("{\"op\":\"closeConnection\",\"connection\":\"c\",\"reason\":7}",
+			 "\"reason\" must be a string of at most 1024 bytes"));
+	/* jansson keeps NUL out of strings: no name can hold one */
+	TW_CHECK(refused("{\"op\":\"closeConnection\",\"connection\":\"a\\u0000b\"}",
+			 "not valid JSON"));
 }
 
 int main(void)
@@ -113,5 +257,9 @@ int main(void)
 	TW_RUN(test_single);
 	TW_RUN(test_batch_with_bad_ones);
 	TW_RUN(test_bad_fields);
+	TW_RUN(test_long_names);
+	TW_RUN(test_ops);
+	TW_RUN(test_excluded);
+	TW_RUN(test_bad_ops);
 	return TW_TEST_END();
 }

@@ -260,9 +260,9 @@ static void test_encoders(void)
 	CHECK_ENC(tw_hubproto_encode_handshake(&b, "no \"way\""), "{\"error\":\"no \\\"way\\\"\"}" RS);
 	CHECK_ENC(tw_hubproto_encode_invocation(&b, "telemetry", args),
 		  "{\"type\":1,\"target\":\"telemetry\",\"arguments\":[\"a\\\"b\",{\"n\":1}]}" RS);
-	CHECK_ENC(tw_hubproto_encode_completion(&b, "3", NULL),
+	CHECK_ENC(tw_hubproto_encode_completion(&b, "3", NULL, NULL),
 		  "{\"type\":3,\"invocationId\":\"3\",\"result\":null}" RS);
-	CHECK_ENC(tw_hubproto_encode_completion(&b, "3", "nope"),
+	CHECK_ENC(tw_hubproto_encode_completion(&b, "3", "nope", NULL),
 		  "{\"type\":3,\"invocationId\":\"3\",\"error\":\"nope\"}" RS);
 	CHECK_ENC(tw_hubproto_encode_ping(&b), "{\"type\":6}" RS);
 	CHECK_ENC(tw_hubproto_encode_close(&b, NULL, 0), "{\"type\":7}" RS);
