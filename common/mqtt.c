@@ -349,41 +349,78 @@ static void mqtt__on_publish_failed(void *ctx, MQTTAsync_failureData5 *r)
 	mqtt__done(ctx, 0);
 }
 
-int tw_mqtt_publish(struct tw_mqtt *m, const char *topic, const void *payload, size_t len,
-		    int qos, int retain)
+/* A publish whose sender wants to hear how it ended. */
+struct mqtt_tracked {
+	struct tw_mqtt *m;
+	tw_mqtt_done_fn done;
+	void *arg;
+};
+
+static void mqtt__on_tracked(void *ctx, int ok)
+{
+	struct mqtt_tracked *t = ctx;
+
+	mqtt__done(t->m, ok);
+	t->done(t->arg, ok ? TW_OK : TW_ERR_MQTT);
+	free(t);
+}
+
+static void mqtt__on_tracked_ok(void *ctx, MQTTAsync_successData5 *r)
+{
+	mqtt__on_tracked(ctx, 1);
+}
+
+static void mqtt__on_tracked_failed(void *ctx, MQTTAsync_failureData5 *r)
+{
+	mqtt__on_tracked(ctx, 0);
+}
+
+int tw_mqtt_publish_tracked(struct tw_mqtt *m, const char *topic, const void *payload, size_t len,
+			    int qos, int retain, tw_mqtt_done_fn done, void *arg)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	struct mqtt_tracked *t = NULL;
 	int rc;
 
+	if (done && !(t = malloc(sizeof(*t))))
+		return TW_ERR_NOMEM;
 	pthread_mutex_lock(&m->lock);
-	if (!m->connected) {
-		pthread_mutex_unlock(&m->lock);
-		return TW_ERR_AGAIN;
-	}
-	if (m->stats.pending >= m->cfg.max_pending) {
-		pthread_mutex_unlock(&m->lock);
-		return TW_ERR_FULL;
-	}
-	m->stats.pending++;
+	rc = !m->connected ? TW_ERR_AGAIN : m->stats.pending >= m->cfg.max_pending ? TW_ERR_FULL : TW_OK;
+	if (rc == TW_OK)
+		m->stats.pending++;
 	pthread_mutex_unlock(&m->lock);
-
+	if (rc != TW_OK) {
+		free(t);
+		return rc;
+	}
 	msg.payload = (void *)payload;
 	msg.payloadlen = (int)len;
 	msg.qos = qos;
 	msg.retained = retain;
-	ro.onSuccess5 = mqtt__on_published;
-	ro.onFailure5 = mqtt__on_publish_failed;
+	ro.onSuccess5 = t ? mqtt__on_tracked_ok : mqtt__on_published;
+	ro.onFailure5 = t ? mqtt__on_tracked_failed : mqtt__on_publish_failed;
 	ro.context = m;
+	if (t) {
+		*t = (struct mqtt_tracked){ m, done, arg };
+		ro.context = t;
+	}
 	rc = MQTTAsync_sendMessage(m->client, topic, &msg, &ro);
 	if (rc == MQTTASYNC_SUCCESS)
 		return TW_OK;
+	free(t);
 	pthread_mutex_lock(&m->lock);
 	m->stats.pending--;
 	m->stats.publish_failed++;
 	mqtt__signal(m);
 	pthread_mutex_unlock(&m->lock);
 	return rc == MQTTASYNC_DISCONNECTED ? TW_ERR_AGAIN : TW_ERR_MQTT;
+}
+
+int tw_mqtt_publish(struct tw_mqtt *m, const char *topic, const void *payload, size_t len,
+		    int qos, int retain)
+{
+	return tw_mqtt_publish_tracked(m, topic, payload, len, qos, retain, NULL, NULL);
 }
 
 void tw_mqtt_get_stats(struct tw_mqtt *m, struct tw_mqtt_stats *out)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #define TW_ROLE_JOIN_LEAVE "webpubsub.joinLeaveGroup"
+#define TW_ROLE_COMMAND "telewire.command"	/* may send commands to devices */
 
 /* Writes the unpadded base64url form of n bytes (NUL-terminated) into out,
  * which must hold 4 * ((n + 2) / 3) + 1 bytes. Returns the length. */

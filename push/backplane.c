@@ -62,6 +62,12 @@ int tw_backplane_publish(struct tw_backplane *b, const char *topic, const void *
 	return tw_mqtt_publish(b->mqtt, topic, payload, len, 1, 0);
 }
 
+int tw_backplane_publish_tracked(struct tw_backplane *b, const char *topic, const void *payload,
+				 size_t len, void (*done)(void *arg, int rc), void *arg)
+{
+	return tw_mqtt_publish_tracked(b->mqtt, topic, payload, len, 1, 0, done, arg);
+}
+
 void tw_backplane_stop(struct tw_backplane *b)
 {
 	if (!b)

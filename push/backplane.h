@@ -15,6 +15,10 @@ int tw_backplane_start(struct tw_backplane **out, struct tw_hub *h, const char *
  * when the broker is unreachable). Any thread. */
 int tw_backplane_publish(struct tw_backplane *b, const char *topic, const void *payload,
 			 size_t len);
+/* The same, calling done(arg, rc) on Paho's thread when the broker acknowledged
+ * it (TW_OK) or it failed; done is not called unless TW_OK is returned. */
+int tw_backplane_publish_tracked(struct tw_backplane *b, const char *topic, const void *payload,
+				 size_t len, void (*done)(void *arg, int rc), void *arg);
 /* Disconnects; no message reaches the hub after it returns. */
 void tw_backplane_stop(struct tw_backplane *b);
 

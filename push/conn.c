@@ -242,19 +242,15 @@ static void conn__join_leave(struct hub_conn *c, const struct tw_hubmsg *m, int 
 
 static void conn__invocation(struct hub_conn *c, const struct tw_hubmsg *m)
 {
-	char err[320];
-
 	HUB_COUNT(c->hub, invocations);
-	if (strcasecmp(m->target, "JoinGroup") == 0) {
+	if (strcasecmp(m->target, "JoinGroup") == 0)
 		conn__join_leave(c, m, 1);
-	} else if (strcasecmp(m->target, "LeaveGroup") == 0) {
+	else if (strcasecmp(m->target, "LeaveGroup") == 0)
 		conn__join_leave(c, m, 0);
-	} else {
-		HUB_COUNT(c->hub, unknown_targets);
-		tw_warn("connection %s: invocation of unknown method '%.128s'", c->id, m->target);
-		snprintf(err, sizeof(err), "Unknown hub method '%.256s'.", m->target);
-		conn__completion(c, m->invocation_id, err);
-	}
+	else if (strcasecmp(m->target, "SendCommand") == 0)
+		hub__send_command(c, m);
+	else
+		hub__upstream_invoke(c, m);
 }
 
 static void conn__bad_record(struct hub_conn *c, const char *why)

@@ -30,7 +30,10 @@ struct hub_pending {
 };
 
 /* What MHD's thread hands the loop. */
-enum hub_in_kind { HUB_IN_UPGRADE, HUB_IN_STREAM, HUB_IN_BYTES, HUB_IN_CLOSE, HUB_IN_GONE };
+enum hub_in_kind {
+	HUB_IN_UPGRADE, HUB_IN_STREAM, HUB_IN_BYTES, HUB_IN_CLOSE, HUB_IN_GONE,
+	HUB_IN_RESULT,		/* token: a connection id; data: invocation id, NUL, result or error, NUL */
+};
 
 struct hub_in {
 	struct hub_in *next;
@@ -250,7 +253,7 @@ static struct hub_in *in__new(enum hub_in_kind kind, const char *token, const vo
 	in->kind = kind;
 	snprintf(in->token, sizeof(in->token), "%s", token);
 	in->len = len;
-	if (len)
+	if (data && len)
 		memcpy(in->data, data, len);
 	return in;
 }
@@ -399,6 +402,40 @@ static int hub__signal(struct tw_hub *h, const char *token, enum hub_in_kind kin
 int tw_hub_request_close(struct tw_hub *h, const char *token)
 {
 	return hub__signal(h, token, HUB_IN_CLOSE);
+}
+
+void tw_hub_upcall_done(struct tw_hub *h, const char *conn_id, const char *invocation_id,
+			const char *result_json, const char *error)
+{
+	const char *text = error ? error : result_json ? result_json : "null";
+	size_t a = strlen(invocation_id) + 1, b = strlen(text) + 1;
+	struct hub_in *in = in__new(HUB_IN_RESULT, conn_id, NULL, a + b);
+
+	if (!in)
+		return;
+	memcpy(in->data, invocation_id, a);
+	memcpy(in->data + a, text, b);
+	in->fd = error != NULL;
+	if (!in__queue(h, in))
+		free(in);
+}
+
+/* Loop: the Completion of an upstream publish. */
+static void hub__upcall_result(struct tw_hub *h, struct hub_in *in)
+{
+	struct hub_conn *c = tw_strmap_get(&h->conns, in->token);
+	const char *id = in->data, *text = in->data + strlen(in->data) + 1;
+	json_t *result;
+
+	if (!c || c->state != HUB_CONN_OPEN)
+		return;
+	if (in->fd) {
+		hub__conn_completion(c, id, text, NULL);
+		return;
+	}
+	result = json_loads(text, JSON_DECODE_ANY, NULL);
+	hub__conn_completion(c, id, NULL, result);
+	json_decref(result);
 }
 
 void tw_hub_stream_gone(struct tw_hub *h, const char *token)
@@ -579,6 +616,8 @@ static void hub__drain_inboxes(struct tw_hub *h)
 		next = ins->next;
 		if (ins->kind == HUB_IN_UPGRADE || ins->kind == HUB_IN_STREAM)
 			hub__adopt_one(h, ins);
+		else if (ins->kind == HUB_IN_RESULT)
+			hub__upcall_result(h, ins);
 		else
 			hub__stream_event(h, ins);
 		if (ins->kind == HUB_IN_STREAM)

@@ -52,6 +52,12 @@ struct tw_hub_config {
 	long long backplane_queue;	/* MQTT messages waiting for the loop */
 	long long max_record;		/* longest hub protocol record */
 	unsigned transports;		/* enum hub_transport bits offered and accepted */
+	/* Publishes client invocations upstream and commands to devices (QoS 1);
+	 * done(arg, rc) runs on another thread when the broker acknowledged it.
+	 * Returns a tw_error; done is called only after TW_OK. NULL: refused. */
+	int (*publish)(void *ctx, const char *topic, const void *payload, size_t len,
+		       void (*done)(void *arg, int rc), void *arg);
+	void *publish_ctx;
 	long long poll_timeout_ms;	/* a long poll with nothing to say answers after this */
 };
 
@@ -65,6 +71,7 @@ struct tw_hub_counters {
 	unsigned long long bp_received, bp_dropped_full, envelopes_ok, envelopes_bad;
 	unsigned long long messages_queued, messages_dropped_slow, closes_slow;
 	unsigned long long messages_conflated, posts, polls;
+	unsigned long long upstream_sent, upstream_failed, commands_sent, commands_refused;
 };
 
 #define HUB_COUNT(h, f) __atomic_fetch_add(&(h)->counters.f, 1, __ATOMIC_RELAXED)
@@ -238,6 +245,18 @@ void tw_hub_post_end(struct tw_hub *h, const char *token);
 int tw_hub_request_close(struct tw_hub *h, const char *token);
 /* The SSE response ended (client gone): the loop ends the connection. */
 void tw_hub_stream_gone(struct tw_hub *h, const char *token);
+
+/* Any thread: an upstream publish of connection conn_id ended; the loop
+ * sends the Completion (result_json on success, or error). */
+void tw_hub_upcall_done(struct tw_hub *h, const char *conn_id, const char *invocation_id,
+			const char *result_json, const char *error);
+
+/* --- upstream.c: client invocations to MQTT (loop thread) --- */
+/* Client method SendCommand(deviceId, {command, args}): publishes to
+ * devices/{deviceId}/commands when the token has role telewire.command. */
+void hub__send_command(struct hub_conn *c, const struct tw_hubmsg *m);
+/* Any other client method: published to telewire/upstream/{hub}/{target}. */
+void hub__upstream_invoke(struct hub_conn *c, const struct tw_hubmsg *m);
 
 /* --- transport_stream.c: the shared half of SSE/LP (any thread) --- */
 struct hub_stream *hub__stream_new(enum hub_transport t);

@@ -201,6 +201,16 @@ static int main__publish(void *ctx, const char *topic, const void *payload, size
 	return tw_backplane_publish(ctx, topic, payload, len);
 }
 
+/* The backplane does not exist when the hub is created: reach it through a box. */
+static struct tw_backplane *main_bp;
+
+static int main__publish_tracked(void *ctx, const char *topic, const void *payload, size_t len,
+				 void (*done)(void *arg, int rc), void *arg)
+{
+	return main_bp ? tw_backplane_publish_tracked(main_bp, topic, payload, len, done, arg)
+		       : TW_ERR_AGAIN;
+}
+
 static int main__run(const char *host, int port)
 {
 	struct tw_hub_config cfg = { 0 };
@@ -212,23 +222,26 @@ static int main__run(const char *host, int port)
 	int sig;
 
 	main__config(&cfg);
+	cfg.publish = main__publish_tracked;
 	hcfg.rest_via_broker = o.rest_via_broker;
 	hcfg.publish = main__publish;
 	if (tw_hub_create(&hub, &cfg) != TW_OK || tw_hub_start(hub) != TW_OK ||
 	    tw_backplane_start(&bp, hub, o.mqtt) != TW_OK ||
-	    (hcfg.publish_ctx = bp, tw_http_start(&http, hub, &hcfg)) != TW_OK) {
-		tw_backplane_stop(bp);
+	    (hcfg.publish_ctx = main_bp = bp, tw_http_start(&http, hub, &hcfg)) != TW_OK) {
 		tw_hub_stop(hub);
 		tw_http_stop(http);
+		tw_backplane_stop(bp);
 		tw_hub_destroy(hub);
 		return 1;
 	}
 	tw_info("listening on http://%s:%d (hub %s, web %s)", host, port, o.hub, o.web);
 	sig = main__wait_signal();
 	tw_info("%s received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	tw_backplane_stop(bp);
+	/* The loop first (clients get their Close), then HTTP, then the broker
+	 * connection: the hub stays allocated until nothing can call into it. */
 	tw_hub_stop(hub);
 	tw_http_stop(http);
+	tw_backplane_stop(bp);
 	tw_hub_destroy(hub);
 	tw_info("stopped");
 	return 0;

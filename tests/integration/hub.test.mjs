@@ -106,7 +106,22 @@ test('official SignalR client: groups, users, connections, all; bad envelopes do
   await a.conn.invoke('JoinGroup', 'fleet');
   await bob.conn.invoke('JoinGroup', 'fleet');
   await bob.conn.invoke('LeaveGroup', 'fleet');
-  await assert.rejects(a.conn.invoke('NoSuchMethod', 1), /Unknown hub method 'NoSuchMethod'/);
+  // Any other method goes upstream over MQTT with who sent it; its Completion follows the broker's ack.
+  const up = mqtt.connect(h.broker.url);
+  await new Promise((resolve, reject) => { up.once('connect', resolve); up.once('error', reject); });
+  t.after(() => up.endAsync());
+  const ups = [];
+  up.on('message', (topic, payload) => ups.push([topic, JSON.parse(payload.toString())]));
+  await up.subscribeAsync('telewire/upstream/#', { qos: 1 });
+  assert.equal(await a.conn.invoke('Report', 1, { x: 2 }), null);
+  await waitFor(() => ups.length === 1, 5000, 'the upstream message');
+  assert.equal(ups[0][0], 'telewire/upstream/telemetry/Report');
+  const { user, invocationId, ...rest } = ups[0][1];
+  assert.deepEqual(rest, { hub: 'telemetry', target: 'Report', arguments: [1, { x: 2 }],
+    connectionId: a.conn.connectionId });
+  assert.match(user, /^anon-/);
+  assert.ok(invocationId);
+  await assert.rejects(a.conn.invoke('bad/name', 1), /Method names are 1-128 bytes without/);
   await waitSubscribed(h, [a, b, bob]);
 
   await h.publish({ target: 'group', name: 'fleet', method: 'telemetry', args: [{ n: 1 }], key: 'veh-1' });
@@ -131,7 +146,7 @@ test('official SignalR client: groups, users, connections, all; bad envelopes do
   assert.deepEqual(bob.got, [['alert', 'everyone', 3], ['telemetry', { n: 'bob' }], ['done']]);
   await h.hub.waitForLog(/not valid JSON/);
   await h.hub.waitForLog(/skipped 3 bad envelope\(s\) of 8/);
-  await h.hub.waitForLog(/invocation of unknown method 'NoSuchMethod'/);
+  await h.hub.waitForLog(/bad\/name refused: Method names are/);
 
   // Leaving on close: a closed member is gone from its groups, others still get messages.
   await a.conn.stop();
@@ -192,12 +207,12 @@ test('raw clients sending malformed input are closed with the right error; anoth
     `{"type":1,"invocationId":"3","target":"JoinGroup","arguments":[]}${RS}` +
     `{"type":6}${RS}`);
   await waitFor(() => good.records.filter((r) => r.type === 3).length >= 3, 5000, 'three completions');
-  const comp = good.records.filter((r) => r.type === 3);
+  const comp = Object.fromEntries(good.records.filter((r) => r.type === 3).map((r) => [r.invocationId, r]));
   good.records.length = 0;
-  assert.deepEqual(comp[0], { type: 3, invocationId: '1', result: null });
-  assert.deepEqual(comp[1], { type: 3, invocationId: '2', error: "Unknown hub method 'Whatever'." });
-  assert.equal(comp[2].invocationId, '3');
-  assert.match(comp[2].error, /one non-empty group name/);
+  assert.deepEqual(comp['1'], { type: 3, invocationId: '1', result: null });
+  // Other methods go upstream over MQTT; the Completion follows the broker's acknowledgement.
+  assert.deepEqual(comp['2'], { type: 3, invocationId: '2', result: null });
+  assert.match(comp['3'].error, /one non-empty group name/);
 
   await h.publish([{ target: 'group', name: 'fleet', method: 'telemetry', args: [1] },
     { target: 'all', method: 'telemetry', args: [2] }]);

@@ -48,6 +48,16 @@ int tw_mqtt_wait_connected(struct tw_mqtt *m, int timeout_ms);
 int tw_mqtt_publish(struct tw_mqtt *m, const char *topic,
 		    const void *payload, size_t len, int qos, int retain);
 
+/* How a tracked publish ended: TW_OK when the broker acknowledged it (QoS
+ * 1) or it was written (QoS 0), TW_ERR_MQTT when it failed. Called once, on
+ * Paho's thread; must not block. */
+typedef void (*tw_mqtt_done_fn)(void *arg, int rc);
+
+/* tw_mqtt_publish that calls done(arg, rc) when the publish ends. When it
+ * returns anything but TW_OK, done is never called. */
+int tw_mqtt_publish_tracked(struct tw_mqtt *m, const char *topic, const void *payload, size_t len,
+			    int qos, int retain, tw_mqtt_done_fn done, void *arg);
+
 /* Waits until fewer than max_pending publishes are unacknowledged, up to
  * timeout_ms. Returns TW_OK or TW_ERR_AGAIN. Not for use inside on_message. */
 int tw_mqtt_wait_room(struct tw_mqtt *m, int timeout_ms);
