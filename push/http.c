@@ -33,6 +33,7 @@ struct tw_http {
 	struct tw_hub *hub;
 	char web_root[PATH_MAX];
 	char listen[300];	/* host:port, used when a request has no Host */
+	struct tw_http_config cfg;
 	struct tw_rest_config rest;
 };
 
@@ -180,7 +181,10 @@ static int http__authenticate(struct tw_http *s, struct MHD_Connection *con,
 		return 0;
 	}
 	snprintf(base, sizeof(base), "http://%s/client", http__host(s, con));
-	if (!tw_jwt_aud_ok(c, base, s->hub->cfg.name)) {
+	if (!tw_jwt_aud_ok(c, base, s->hub->cfg.name) &&
+	    !(s->cfg.client_endpoint && *s->cfg.client_endpoint &&
+	      snprintf(base, sizeof(base), "%s/client", s->cfg.client_endpoint) > 0 &&
+	      tw_jwt_aud_ok(c, base, s->hub->cfg.name))) {
 		tw_jwt_claims_free(c);
 		tw_warn("http: refused a token: audience is not %s (hub %s)", base, s->hub->cfg.name);
 		*ret = http__unauthorized(s, con, "token audience does not match this endpoint");
@@ -203,28 +207,79 @@ static int http__user_id_ok(const char *u)
 	return 1;
 }
 
-/* POST /api/negotiate?hub=H[&userId=U]: the app server's part, anonymous for now. */
+/* The base URL clients use: the configured public endpoint, else the Host. */
+static void http__client_base(struct tw_http *s, struct MHD_Connection *con, char *out, size_t n)
+{
+	if (s->cfg.client_endpoint && *s->cfg.client_endpoint)
+		snprintf(out, n, "%s", s->cfg.client_endpoint);
+	else
+		snprintf(out, n, "http://%s", http__host(s, con));
+}
+
+/* In token mode, checks the caller's token; on failure queues 401. */
+static int http__negotiate_caller(struct tw_http *s, struct MHD_Connection *con,
+				  struct tw_jwt_claims *c, enum MHD_Result *ret)
+{
+	const char *secret = s->cfg.negotiate_secret, *tok = http__bearer(con);
+	char err[200];
+
+	if (!tok) {
+		*ret = http__unauthorized(s, con, "negotiate needs a caller token (Authorization: Bearer)");
+		return 0;
+	}
+	if (tw_jwt_verify(tok, secret, strlen(secret), tw_wall_ms() / 1000, HTTP_JWT_SKEW_S, c, err,
+			  sizeof(err)) != TW_OK) {
+		tw_jwt_claims_free(c);
+		tw_warn("http: refused a negotiate caller token: %s", err);
+		*ret = http__unauthorized(s, con, err);
+		return 0;
+	}
+	if (!c->sub || !http__user_id_ok(c->sub)) {
+		tw_jwt_claims_free(c);
+		tw_warn("http: refused a negotiate caller token: no usable sub/nameid");
+		*ret = http__unauthorized(s, con, "the caller token needs a sub or nameid claim "
+						  "(1 to 128 printable characters)");
+		return 0;
+	}
+	return 1;
+}
+
+/* POST /api/negotiate?hub=H[&userId=U]: the app server's part (an Azure
+ * Function in Azure's setups): anonymous, or for holders of a caller token. */
 static enum MHD_Result http__api_negotiate(struct tw_http *s, struct MHD_Connection *con)
 {
-	static const char *const roles[] = { TW_ROLE_JOIN_LEAVE };
 	const char *user = http__arg(con, "userId"), *key = s->hub->cfg.access_key;
-	char url[400], sub[48], *token;
+	const char *const *roles = s->cfg.anonymous_roles;
+	size_t nroles = s->cfg.nanonymous_roles;
+	struct tw_jwt_claims c = { 0 };
+	char base[300], url[600], sub[48], *token;
 	enum MHD_Result ret;
+	int rc;
 
 	if (!http__hub_ok(s, con, &ret))
 		return ret;
-	if (user && !http__user_id_ok(user))
+	if (s->cfg.negotiate_secret) {
+		if (!http__negotiate_caller(s, con, &c, &ret))
+			return ret;
+		user = c.sub;
+		roles = (const char *const *)c.roles;
+		nroles = c.nroles;
+	} else if (user && !http__user_id_ok(user)) {
 		return http__error(con, MHD_HTTP_BAD_REQUEST,
 				   "userId must be 1 to 128 printable characters without spaces.");
+	}
 	if (!user) {
 		memcpy(sub, "anon-", 5);
 		if (tw_random_token(sub + 5, sizeof(sub) - 5, 12) != TW_OK)
 			return http__error(con, MHD_HTTP_INTERNAL_SERVER_ERROR, "no randomness");
 		user = sub;
 	}
-	snprintf(url, sizeof(url), "http://%s/client/?hub=%s", http__host(s, con), s->hub->cfg.name);
-	if (tw_jwt_issue(key, strlen(key), url, user, roles, 1, tw_wall_ms() / 1000,
-			 HTTP_TOKEN_TTL_S, &token) != TW_OK)
+	http__client_base(s, con, base, sizeof(base));
+	snprintf(url, sizeof(url), "%s/client/?hub=%s", base, s->hub->cfg.name);
+	rc = tw_jwt_issue(key, strlen(key), url, user, roles, nroles, tw_wall_ms() / 1000,
+			  HTTP_TOKEN_TTL_S, &token);
+	tw_jwt_claims_free(&c);
+	if (rc != TW_OK)
 		return http__error(con, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot sign a token");
 	ret = http__json(con, MHD_HTTP_OK, json_pack("{s:s, s:s}", "url", url, "accessToken", token));
 	free(token);
@@ -749,6 +804,7 @@ int tw_http_start(struct tw_http **out, struct tw_hub *h, const struct tw_http_c
 	if (!s)
 		return TW_ERR_NOMEM;
 	s->hub = h;
+	s->cfg = *cfg;
 	s->rest.hub = h;
 	s->rest.access_key = h->cfg.access_key;
 	s->rest.via_broker = cfg->rest_via_broker;

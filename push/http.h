@@ -12,7 +12,14 @@ struct tw_http_config {
 	int port;
 	const char *web_root;	/* static files; must exist */
 	unsigned connection_limit;
-	int rest_via_broker;	/* REST sends go over the broker to every hub */
+	int rest_via_broker;
+	/* /api/negotiate: NULL lets anyone in (the demo); else callers need an
+	 * HS256 token signed with this secret, whose sub/nameid and roles the
+	 * issued client token carries. */
+	const char *negotiate_secret;
+	const char *const *anonymous_roles;	/* roles of anonymous client tokens */
+	size_t nanonymous_roles;
+	const char *client_endpoint;	/* public base URL for clients ("" or NULL: the Host header) */	/* REST sends go over the broker to every hub */
 	/* Publishes to the broker (the backplane's connection); any thread. */
 	int (*publish)(void *ctx, const char *topic, const void *payload, size_t len);
 	void *publish_ctx;

@@ -9,9 +9,12 @@
 #include "telewire/error.h"
 #include "telewire/log.h"
 #include "telewire/opts.h"
+#include "auth.h"
+#include "connstr.h"
 #include "backplane.h"
 #include "http.h"
 #include "hub.h"
+#include "token_cli.h"
 
 #ifndef TW_WEB_DIR
 #define TW_WEB_DIR "web"
@@ -21,12 +24,17 @@
 
 struct hub_opts {
 	char *mqtt, *listen, *hub, *web, *access_key, *log_level, *transports;
+	char *connection_string, *negotiate_secret, *anonymous_roles;
 	long long max_queue, max_queue_kib, backplane_queue;
 	int rest_via_broker;
 	double keepalive_s, client_timeout_s, handshake_timeout_s, poll_timeout_s;
 };
 
 static unsigned transport_bits;
+static struct tw_connstr connstr;
+static char *role_buf;
+static const char *roles[32];
+static size_t nroles;
 
 static struct hub_opts o = {
 	.mqtt = "tcp://127.0.0.1:1883",
@@ -36,6 +44,7 @@ static struct hub_opts o = {
 	.access_key = DEV_ACCESS_KEY,
 	.log_level = "info",
 	.transports = "WebSockets,ServerSentEvents,LongPolling",
+	.anonymous_roles = TW_ROLE_JOIN_LEAVE,
 	.max_queue = 1000,
 	.max_queue_kib = 8192,
 	.backplane_queue = 10000,
@@ -52,6 +61,15 @@ static const struct tw_opt opt_table[] = {
 	{ "web", "hub", NULL, TW_OPT_STRING, &o.web, 0, 0, "DIR", "static web files root" },
 	{ "access-key", "hub", NULL, TW_OPT_STRING, &o.access_key, 0, 0, "KEY",
 	  "key that signs and checks access tokens" },
+	{ "connection-string", "hub", NULL, TW_OPT_STRING, &o.connection_string, 0, 0, "CS",
+	  "Endpoint=http://HOST:PORT;AccessKey=KEY;Version=1.0; (sets the access key, and "
+	  "ClientEndpoint= the public URL handed to clients)" },
+	{ "negotiate-secret", "hub", NULL, TW_OPT_STRING, &o.negotiate_secret, 0, 0, "KEY",
+	  "POST /api/negotiate requires a caller token signed with this key (HS256); "
+	  "unset: anyone may negotiate" },
+	{ "anonymous-roles", "hub", NULL, TW_OPT_STRING, &o.anonymous_roles, 0, 0, "LIST",
+	  "roles of tokens handed out without a caller token, comma-separated "
+	  "(default webpubsub.joinLeaveGroup; add telewire.command to let anyone send commands)" },
 	{ "log-level", "hub", NULL, TW_OPT_STRING, &o.log_level, 0, 0, "LEVEL",
 	  "debug, info, warn or error" },
 	{ "max-queue", "hub", NULL, TW_OPT_INT, &o.max_queue, 1, 1000000, "N",
@@ -122,8 +140,44 @@ static unsigned main__transports(const char *list)
 	return bits;
 }
 
+/* Splits the anonymous role list (kept for the process' life). */
+static void main__roles(void)
+{
+	role_buf = strdup(o.anonymous_roles);
+	for (char *p = role_buf; p && *p && nroles < sizeof(roles) / sizeof(roles[0]);) {
+		size_t len = strcspn(p, ", ");
+
+		if (len)
+			roles[nroles++] = p;
+		p += len;
+		while (*p == ',' || *p == ' ')
+			*p++ = '\0';
+	}
+}
+
+static int main__check_connstr(void)
+{
+	char err[200];
+
+	if (!o.connection_string)
+		return 0;
+	if (tw_connstr_parse(o.connection_string, &connstr, err, sizeof(err)) != TW_OK) {
+		fprintf(stderr, "telewire-hub: --connection-string: %s\n", err);
+		return -1;
+	}
+	o.access_key = connstr.access_key;
+	return 0;
+}
+
 static int main__check(int *level, char *host, size_t hostlen, int *port)
 {
+	if (main__check_connstr() != 0)
+		return -1;
+	if (o.negotiate_secret && !*o.negotiate_secret) {
+		fprintf(stderr, "telewire-hub: --negotiate-secret must not be empty\n");
+		return -1;
+	}
+	main__roles();
 	transport_bits = main__transports(o.transports);
 	if (!transport_bits) {
 		fprintf(stderr, "telewire-hub: --transports: expected a comma-separated list of "
@@ -224,6 +278,10 @@ static int main__run(const char *host, int port)
 	main__config(&cfg);
 	cfg.publish = main__publish_tracked;
 	hcfg.rest_via_broker = o.rest_via_broker;
+	hcfg.negotiate_secret = o.negotiate_secret;
+	hcfg.anonymous_roles = roles;
+	hcfg.nanonymous_roles = nroles;
+	hcfg.client_endpoint = connstr.client_endpoint;
 	hcfg.publish = main__publish;
 	if (tw_hub_create(&hub, &cfg) != TW_OK || tw_hub_start(hub) != TW_OK ||
 	    tw_backplane_start(&bp, hub, o.mqtt) != TW_OK ||
@@ -253,6 +311,8 @@ int main(int argc, char **argv)
 	int port, level, rc;
 	sigset_t set;
 
+	if (argc > 1 && strcmp(argv[1], "token") == 0)
+		return tw_hub_token_main(argc - 1, argv + 1);
 	rc = tw_opts_parse(&opt_spec, argc, argv);
 	if (rc != TW_OK) {
 		tw_opts_free(&opt_spec);

@@ -1,3 +1,4 @@
 # push -- telewire-hub against a private mosquitto, driven by the official SignalR client and raw WebSockets
 tw_node_test(integration.hub integration/hub.test.mjs TIMEOUT 180)
 tw_node_test(integration.rest integration/rest.test.mjs TIMEOUT 180)
+tw_node_test(integration.auth integration/auth.test.mjs TIMEOUT 120)
