@@ -27,9 +27,12 @@ wait_port() {
   return 1
 }
 
-# mosquitto_conf DIR PORT: writes a private broker config for loopback use
+# mosquitto_conf DIR PORT: writes a private broker config for loopback use. mosquitto
+# started as root drops to the "mosquitto" user unless told otherwise, and could then
+# not write its log and persistence in DIR: it stays the user who started it.
 mosquitto_conf() {
   cat >"$1/mosquitto.conf" <<CONF
+user $(id -un)
 listener $2 127.0.0.1
 allow_anonymous true
 persistence true
