@@ -572,7 +572,8 @@ static enum MHD_Result http__preflight(struct MHD_Connection *con)
 
 	if (!r)
 		return MHD_NO;
-	MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+	MHD_add_response_header(r, "Access-Control-Allow-Methods",
+				"GET, HEAD, POST, PUT, DELETE, OPTIONS");
 	MHD_add_response_header(r, "Access-Control-Allow-Headers",
 				hdrs ? hdrs : "Authorization, Content-Type, X-Requested-With, "
 					      "X-SignalR-User-Agent");

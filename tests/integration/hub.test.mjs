@@ -411,3 +411,44 @@ test('bad flags and config keys exit 2 with a clear message', async (t) => {
   assert.match(r.out, /--access-key/);
   assert.ok(fs.existsSync(path.join(BIN, 'telewire-hub')));
 });
+
+test('scale-out: two hubs on one broker; every client gets every broadcast and group message once, in order', async (t) => {
+  const broker = await startBroker(t);
+  const hubs = [];
+  for (let i = 0; i < 2; i++) {
+    const port = await freePort();
+    const hub = startProc(t, 'telewire-hub', ['--listen', `127.0.0.1:${port}`, '--mqtt', broker.uri, '--access-key', KEY]);
+    await hub.waitForLog(/connected to tcp:/);
+    hubs.push(`http://127.0.0.1:${port}`);
+  }
+  const pub = mqtt.connect(broker.url);
+  await new Promise((resolve, reject) => { pub.once('connect', resolve); pub.once('error', reject); });
+  t.after(() => pub.endAsync());
+  const clients = [];
+  for (let i = 0; i < 6; i++) {
+    const c = await officialClient(t, hubs[i % 2]);
+    if (i < 4) await c.conn.invoke('JoinGroup', 'fleet');
+    clients.push(c);
+  }
+  await waitSubscribed({ publish: (p) => pub.publishAsync('telewire/hub/telemetry/x', JSON.stringify(p), { qos: 1 }) }, clients);
+  // 300 envelopes in batches, broadcasts and group sends interleaved, as ingest sends them.
+  const N = 300;
+  for (let i = 0; i < N; i += 10) {
+    const batch = [];
+    for (let j = i; j < i + 10; j++) {
+      batch.push(j % 3 === 0 ? { target: 'all', method: 'alert', args: [j] }
+        : { target: 'group', name: 'fleet', method: 'telemetry', args: [j] });
+    }
+    await pub.publishAsync('telewire/hub/telemetry/results', JSON.stringify(batch), { qos: 1 });
+  }
+  const all = [...Array(N).keys()];
+  const wantMember = all;
+  const wantOther = all.filter((j) => j % 3 === 0);
+  await waitFor(() => clients.every((c, i) => c.got.length >= (i < 4 ? wantMember : wantOther).length),
+    15000, 'every client to get its messages');
+  await sleep(200); // duplicates would arrive now
+  clients.forEach((c, i) => {
+    assert.deepEqual(c.got.map((m) => m[1]), i < 4 ? wantMember : wantOther,
+      `client ${i} on hub ${i % 2} (${i < 4 ? 'member' : 'not a member'})`);
+  });
+});
