@@ -17,7 +17,7 @@ static void config__defaults(struct ingest_config *c)
 {
 	*c = (struct ingest_config){
 		.mqtt_uri = "tcp://127.0.0.1:1883", .topic = "devices/+/telemetry",
-		.client_id = "telewire-ingest", .hub = "telemetry", .history = "",
+		.client_id = "telewire-ingest", .hub = "telemetry", .history = "", .listen = "",
 		.plugin_dir = TW_PLUGIN_DIR, .log_level = "info",
 		.max_payload = 65536, .max_fields = 64, .max_string = 256, .max_records = 1000,
 		.max_future_s = 300, .queue_max = 10000, .batch_max = 64, .batch_bytes = 32768,
@@ -30,7 +30,7 @@ static void config__defaults(struct ingest_config *c)
 #define OPT_I(flag, dst, lo, hi, meta, help) \
 	{ flag, "ingest", NULL, TW_OPT_INT, dst, lo, hi, meta, help }
 
-static struct tw_opt config__opts[20];
+static struct tw_opt config__opts[24];
 static size_t config__nopts;
 
 static void config__table(struct ingest_config *c)
@@ -53,6 +53,7 @@ static void config__table(struct ingest_config *c)
 		OPT_I("batch-bytes", &c->batch_bytes, 64, 268435456, "BYTES", "bytes per published batch (default 32768)"),
 		OPT_I("linger-ms", &c->linger_ms, 0, 10000, "MS", "longest wait to fill a batch (default 2)"),
 		OPT_I("max-pending", &c->max_pending, 1, 1000000, "N", "unacknowledged publishes (default 1024)"),
+		OPT_S("listen", "ingest", NULL, &c->listen, "HOST:PORT", "metrics listener: GET /metrics in Prometheus text format (default: off)"),
 		OPT_I("stats-interval", &c->stats_interval_s, 0, 86400, "S", "seconds between summary lines; 0: off (default 10)"),
 	};
 

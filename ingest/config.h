@@ -5,7 +5,7 @@
 #include "routes.h"
 
 struct ingest_config {
-	char *mqtt_uri, *topic, *client_id, *hub, *history, *plugin_dir, *log_level;
+	char *mqtt_uri, *topic, *client_id, *hub, *history, *plugin_dir, *log_level, *listen;
 	long long max_payload, max_fields, max_string, max_records, max_future_s;
 	long long queue_max, batch_max, batch_bytes, linger_ms, max_pending;
 	long long stats_interval_s;

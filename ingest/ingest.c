@@ -58,6 +58,8 @@ static void ingest__reject(struct ingest *ing, const char *device, const char *t
 	ing->st.rejected++;
 	if (rc == TW_ERR_LIMIT)
 		ing->st.rejected_limit++;
+	else if (rc == TW_ERR_JSON)
+		ing->st.rejected_json++;
 	ingest__warn_limited(ing, "rejected message", device, reason);
 	snprintf(dl_topic, sizeof(dl_topic), "telewire/deadletter/%s", device);
 	if (!dl || tw_mqtt_publish(ing->pub, dl_topic, dl, strlen(dl), 1, 0) != TW_OK)

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "decode.h"
@@ -14,7 +15,7 @@
 #include "telewire/mqtt.h"
 
 struct ingest_stats {
-	atomic_ullong received, rejected, rejected_limit, deadletter_failed;
+	atomic_ullong received, rejected, rejected_limit, rejected_json, deadletter_failed;
 	atomic_ullong stored, duplicates, db_errors, unrouted;
 	atomic_ullong transform_failed, transform_dropped;
 	atomic_ullong published, publish_failed, emit_invalid;
@@ -56,6 +57,9 @@ void ingest__on_message(void *ctx, const char *topic, const void *payload, size_
 
 /* The device id in a topic: the level after "devices/". TW_OK or TW_ERR_INVAL. */
 int ingest__topic_device(const char *topic, char *device, size_t len);
+
+/* Writes the counters in Prometheus text format (a tw_metrics_fill_fn; ctx: ingest). */
+void ingest__metrics_fill(void *ctx, FILE *out);
 
 /* Logs one summary line of the counters. */
 void ingest__log_stats(struct ingest *ing);

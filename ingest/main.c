@@ -9,6 +9,8 @@
 #include "telewire/clock.h"
 #include "telewire/error.h"
 #include "telewire/log.h"
+#include "telewire/metrics.h"
+#include "telewire/opts.h"
 
 /* Blocks the stop signals in every thread started later; main waits for them. */
 static void main__block_signals(sigset_t *set)
@@ -56,8 +58,25 @@ static int main__open_history(const struct ingest_config *cfg, struct tw_history
 	return TW_OK;
 }
 
+static int main__metrics(const struct ingest_config *cfg, struct ingest *ing,
+			 struct tw_metrics_server **out)
+{
+	char host[256];
+	int port, rc = tw_parse_hostport(cfg->listen, host, sizeof(host), &port);
+
+	if (rc != TW_OK || port <= 0) {
+		tw_error("--listen: expected HOST:PORT, got \"%s\"", cfg->listen);
+		return TW_ERR_CONFIG;
+	}
+	rc = tw_metrics_serve(out, host, port, ingest__metrics_fill, ing);
+	if (rc == TW_OK)
+		tw_info("metrics at http://%s/metrics", cfg->listen);
+	return rc;
+}
+
 static int main__run(const struct ingest_config *cfg, struct ingest_routes *rt)
 {
+	struct tw_metrics_server *metrics = NULL;
 	struct tw_history *h;
 	struct ingest ing;
 	sigset_t set;
@@ -72,12 +91,18 @@ static int main__run(const struct ingest_config *cfg, struct ingest_routes *rt)
 		tw_history_close(h);
 		return 1;
 	}
+	if (*cfg->listen && main__metrics(cfg, &ing, &metrics) != TW_OK) {
+		ingest__stop(&ing);
+		tw_history_close(h);
+		return 1;
+	}
 	/* Logged once subscribed when the broker is there: scripts wait for it. */
 	if (tw_mqtt_wait_connected(ing.sub, 3000) != TW_OK)
 		tw_warn("not connected to %s yet; still trying", cfg->mqtt_uri);
 	tw_info("consuming %s from %s; results to %s", cfg->topic, cfg->mqtt_uri,
 		ing.results_topic);
 	main__wait(&ing, &set, cfg->stats_interval_s);
+	tw_metrics_stop(metrics);
 	ingest__stop(&ing);
 	ingest__log_stats(&ing);
 	tw_history_close(h);

@@ -16,6 +16,7 @@
 #include "telewire/clock.h"
 #include "telewire/error.h"
 #include "telewire/log.h"
+#include "telewire/metrics.h"
 #include "auth.h"
 #include "http.h"
 #include "hub.h"
@@ -564,6 +565,24 @@ static enum MHD_Result http__health(struct tw_http *s, struct MHD_Connection *co
 				    (json_int_t)tw_hub_connection_count(s->hub)));
 }
 
+/* GET /metrics: the hub's counters for Prometheus. */
+static enum MHD_Result http__metrics(struct tw_http *s, struct MHD_Connection *con)
+{
+	size_t len = 0;
+	char *text = tw_metrics_render(hub__metrics_fill, s->hub, &len);
+	struct MHD_Response *r;
+
+	if (!text)
+		return http__error(con, MHD_HTTP_INTERNAL_SERVER_ERROR, "Out of memory.");
+	r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	return http__queue(con, MHD_HTTP_OK, r);
+}
+
 static enum MHD_Result http__preflight(struct MHD_Connection *con)
 {
 	const char *hdrs = MHD_lookup_connection_value(con, MHD_HEADER_KIND,
@@ -691,6 +710,8 @@ static enum MHD_Result http__route(struct tw_http *s, struct MHD_Connection *con
 		return http__client_delete(s, con);
 	if (get && strcmp(url, "/api/v1/health") == 0)
 		return http__health(s, con);
+	if (get && strcmp(url, "/metrics") == 0)
+		return http__metrics(s, con);
 	if (http__rest(s, con, rq, url, method, &ret))
 		return ret;
 	if (get || strcmp(method, "HEAD") == 0)

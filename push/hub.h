@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <wslay/wslay.h>
 
 #include "buf.h"
@@ -358,6 +359,10 @@ int ws__writev(struct hub_conn *c);
 void ws__close(struct hub_conn *c, uint16_t code, const char *reason);
 /* True when wslay is done both ways and nothing is left to write. */
 int ws__done(struct hub_conn *c);
+
+/* --- hub_metrics.c (any thread) --- */
+/* Writes the counters of hub ctx in Prometheus text format. */
+void hub__metrics_fill(void *ctx, FILE *out);
 
 /* --- fanout.c (loop thread) --- */
 /* Parses a backplane payload and delivers its envelopes. */

@@ -1,2 +1,3 @@
 # telewire-ingest against a real mosquitto, with history in a temp dir
 tw_node_test(integration.ingest integration/ingest.test.mjs TIMEOUT 120)
+tw_node_test(integration.metrics integration/metrics.test.mjs TIMEOUT 60)

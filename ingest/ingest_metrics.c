@@ -1,0 +1,50 @@
+/* ingest_metrics.c -- ingest's counters in Prometheus text format (GET /metrics on --listen) */
+#include <stdio.h>
+
+#include "telewire/metrics.h"
+#include "ingest.h"
+
+#define C(name, v, help) tw_metric(out, "telewire_ingest_" name, "counter", help, (v))
+
+void ingest__metrics_fill(void *ctx, FILE *out)
+{
+	struct ingest *ing = ctx;
+	struct ingest_stats *s = &ing->st;
+	unsigned long long rejected = s->rejected, limit = s->rejected_limit, json = s->rejected_json;
+	struct tw_mqtt_stats sub, pub;
+	size_t depth;
+
+	tw_mqtt_get_stats(ing->sub, &sub);
+	tw_mqtt_get_stats(ing->pub, &pub);
+	pthread_mutex_lock(&ing->queue.lock);
+	depth = ing->queue.count;
+	pthread_mutex_unlock(&ing->queue.lock);
+	C("received_total", s->received, "telemetry messages received");
+	tw_metric_head(out, "telewire_ingest_rejected_total", "counter",
+		       "messages rejected (sent to telewire/deadletter/...), by reason");
+	tw_metric_value(out, "telewire_ingest_rejected_total", "reason=\"limit\"", limit);
+	tw_metric_value(out, "telewire_ingest_rejected_total", "reason=\"malformed\"", json);
+	tw_metric_value(out, "telewire_ingest_rejected_total", "reason=\"other\"",
+			rejected - limit - json);
+	C("deadletter_failed_total", s->deadletter_failed, "dead letters that could not be published");
+	C("transformed_total", s->received - s->rejected - s->transform_failed,
+	  "messages that went through their transforms");
+	C("plugin_errors_total", s->transform_failed, "records a plugin failed on (dropped)");
+	C("plugin_dropped_total", s->transform_dropped, "records a plugin chose to drop");
+	C("stored_total", s->stored, "records committed to history");
+	C("duplicates_total", s->duplicates, "redelivered records dropped by key");
+	C("db_errors_total", s->db_errors, "history write errors");
+	C("unrouted_total", s->unrouted, "records no route matched");
+	C("published_total", s->published, "result batches published to hubs");
+	C("publish_failed_total", s->publish_failed, "result batches that failed");
+	C("queue_dropped_total", ingest__queue_dropped(&ing->queue),
+	  "results dropped from the full publish queue (oldest first)");
+	tw_metric(out, "telewire_ingest_queue_depth", "gauge", "results waiting to be published",
+		  depth);
+	tw_metric(out, "telewire_ingest_publish_pending", "gauge",
+		  "publishes not yet acknowledged by the broker", (unsigned long long)pub.pending);
+	C("reconnects_total", sub.connection_lost + pub.connection_lost,
+	  "MQTT connections lost (consumer and publisher)");
+	tw_metric(out, "telewire_ingest_connected", "gauge", "1 when the consumer is connected",
+		  (unsigned long long)sub.connected);
+}
