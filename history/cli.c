@@ -1,18 +1,22 @@
-/* cli.c -- telewire-history: list devices and keys, query values from the store */
+/* cli.c -- telewire-history: list devices and keys, query values and aggregates, apply retention */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "telewire/clock.h"
 #include "telewire/error.h"
 #include "telewire/history.h"
 #include "telewire/opts.h"
 
 struct cli {
-	char *db, *device, *keys, *format, *order;
-	long long start, end, limit;
+	char *db, *device, *keys, *format, *order, *agg_name;
+	long long start, end, limit, interval, days, before, batch;
+	int vacuum;
+	enum tw_history_agg agg;
 	const char *command;
 	struct tw_history *h;
 	json_t *json;		/* --format json: an array of names or of {key, ts, value} */
@@ -86,7 +90,7 @@ static int cli__print_row(void *ctx, const struct tw_history_row *row)
 static int cli__query_keys(struct cli *c)
 {
 	struct tw_history_query q = { c->device, NULL, c->start, c->end, (size_t)c->limit,
-				      strcmp(c->order, "desc") == 0 };
+				      strcmp(c->order, "desc") == 0, c->agg, c->interval };
 	char *keys = strdup(c->keys), *k, *comma;
 	int rc = keys ? TW_OK : TW_ERR_NOMEM;
 
@@ -102,17 +106,107 @@ static int cli__query_keys(struct cli *c)
 	return rc;
 }
 
-static int cli__query(struct cli *c)
+static int cli__query_check(struct cli *c)
 {
+	struct tw_history_query q = { .start = c->start, .end = c->end, .agg = c->agg,
+				      .interval = c->interval };
+	int64_t nb = tw_history_buckets(&q);
+
 	if (!c->device || !c->keys) {
 		fprintf(stderr, "telewire-history: query needs --device and --keys\n");
 		return 2;
 	}
+	if (c->start > c->end) {
+		fprintf(stderr, "telewire-history: --start (%lld) is after --end (%lld)\n", c->start,
+			c->end);
+		return 2;
+	}
+	if (c->interval && c->agg == TW_HISTORY_AGG_NONE) {
+		fprintf(stderr, "telewire-history: --interval needs --agg (AVG, MIN, MAX, SUM or "
+			"COUNT)\n");
+		return 2;
+	}
+	if (nb > TW_HISTORY_MAX_BUCKETS) {
+		fprintf(stderr, "telewire-history: --interval: [--start, --end] spans %" PRId64
+			" intervals of %lld ms, more than the cap of %d per query; give --start and "
+			"--end, or a longer interval\n", nb, c->interval, TW_HISTORY_MAX_BUCKETS);
+		return 2;
+	}
+	return 0;
+}
+
+static int cli__query(struct cli *c)
+{
+	int rc = cli__query_check(c);
+
+	if (rc != 0)
+		return rc;
 	if (strcmp(c->format, "csv") == 0)
 		printf("key,ts,value\n");
 	else if (!c->json)
 		printf("%-15s %-20s %s\n", "ts", "key", "value");
 	return cli__query_keys(c);
+}
+
+/* Sleeps as long as the last batch held the write lock: ingest gets at
+ * least half of the time (SQLite's busy handler does not queue writers). */
+static void cli__pace(int64_t since_ms)
+{
+	int64_t ms = tw_mono_ms() - since_ms;
+	struct timespec ts;
+
+	ms = ms < 1 ? 1 : ms > 1000 ? 1000 : ms;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
+/* Gives the free pages back, 1000 per transaction, paced like the deletes. */
+static int cli__vacuum(struct cli *c, int64_t *freed, int64_t *left)
+{
+	int64_t before = 0, t;
+	int rc;
+
+	*freed = 0;
+	if ((rc = tw_history_vacuum_step(c->h, 0, &before)) != TW_OK)
+		return rc;
+	*left = before;
+	while (c->vacuum && tw_history_vacuum_enabled(c->h) && *left > 0) {
+		t = tw_mono_ms();
+		if ((rc = tw_history_vacuum_step(c->h, 1000, left)) != TW_OK)
+			return rc;
+		cli__pace(t);
+	}
+	*freed = before - *left;
+	return TW_OK;
+}
+
+static int cli__retain(struct cli *c)
+{
+	struct tw_history_retain r = { .batch = (size_t)c->batch };
+	int64_t freed, left, t;
+	int rc;
+
+	r.before = c->before >= 0 ? c->before : tw_wall_ms() - c->days * 86400000LL;
+	do {
+		t = tw_mono_ms();
+		if ((rc = tw_history_retain_step(c->h, &r)) == TW_ERR_AGAIN)
+			cli__pace(t);
+	} while (rc == TW_ERR_AGAIN);
+	if (rc == TW_OK)
+		rc = cli__vacuum(c, &freed, &left);
+	if (rc != TW_OK)
+		return rc;
+	printf("deleted %" PRIu64 " values and %" PRIu64 " duplicate marks older than %" PRId64
+	       " (ms since the epoch); removed %" PRIu64 " devices left without data\n",
+	       r.samples, r.seen, r.before, r.devices);
+	if (c->vacuum && !tw_history_vacuum_enabled(c->h))
+		printf("cannot give pages back: the file was created without "
+		       "auto_vacuum=INCREMENTAL (see docs/config.md); ");
+	else if (c->vacuum)
+		printf("gave %" PRId64 " free pages back to the file system; ", freed);
+	printf("%" PRId64 " free pages stay in the file for new data\n", left);
+	return TW_OK;
 }
 
 static int cli__command_run(struct cli *c)
@@ -126,6 +220,8 @@ static int cli__command_run(struct cli *c)
 		}
 		return tw_history_keys(c->h, c->device, cli__print_name, c);
 	}
+	if (strcmp(c->command, "retain") == 0)
+		return cli__retain(c);
 	return cli__query(c);
 }
 
@@ -134,7 +230,8 @@ static int cli__run(struct cli *c)
 {
 	int rc;
 
-	if (strcmp(c->format, "json") == 0 && !(c->json = json_array()))
+	if (strcmp(c->format, "json") == 0 && strcmp(c->command, "retain") &&
+	    !(c->json = json_array()))
 		return TW_ERR_NOMEM;
 	rc = cli__command_run(c);
 	if (c->json && rc == TW_OK) {
@@ -167,18 +264,30 @@ static const char *cli__command(int *argc, char **argv)
 	return cmd;
 }
 
-static int cli__check(struct cli *c)
+static int cli__check_command(struct cli *c)
 {
-	static const char *const cmds[] = { "devices", "keys", "query" };
+	static const char *const cmds[] = { "devices", "keys", "query", "retain" };
 	int ok = 0;
 
-	for (size_t i = 0; c->command && i < 3; i++)
+	for (size_t i = 0; c->command && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		ok |= strcmp(c->command, cmds[i]) == 0;
 	if (!ok) {
-		fprintf(stderr, "telewire-history: expected a command: devices, keys or query "
+		fprintf(stderr, "telewire-history: expected a command: devices, keys, query or retain "
 			"(see --help)\n");
 		return 2;
 	}
+	if (strcmp(c->command, "retain") == 0 && (c->days > 0) == (c->before >= 0)) {
+		fprintf(stderr, "telewire-history: retain needs --days N or --before MS (one of "
+			"them)\n");
+		return 2;
+	}
+	return 0;
+}
+
+static int cli__check(struct cli *c)
+{
+	if (cli__check_command(c) != 0)
+		return 2;
 	if (!c->db || !*c->db) {
 		fprintf(stderr, "telewire-history: --db FILE is required\n");
 		return 2;
@@ -191,12 +300,18 @@ static int cli__check(struct cli *c)
 		fprintf(stderr, "telewire-history: --order: expected asc or desc\n");
 		return 2;
 	}
+	if (c->agg_name && tw_history_agg_parse(c->agg_name, &c->agg) != TW_OK) {
+		fprintf(stderr, "telewire-history: --agg: expected NONE, AVG, MIN, MAX, SUM or COUNT, "
+			"got \"%s\"\n", c->agg_name);
+		return 2;
+	}
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct cli c = { .start = 0, .end = INT64_MAX, .limit = 10000 };
+	struct cli c = { .start = 0, .end = INT64_MAX, .limit = 10000, .before = -1,
+			 .batch = 10000 };
 	const struct tw_opt opts[] = {
 		{ "db", "history", "db", TW_OPT_STRING, &c.db, 0, 0, "FILE", "the SQLite history file" },
 		{ "device", NULL, NULL, TW_OPT_STRING, &c.device, 0, 0, "ID", "device id (keys, query)" },
@@ -206,9 +321,21 @@ int main(int argc, char **argv)
 		{ "limit", NULL, NULL, TW_OPT_INT, &c.limit, 1, 1e9, "N", "rows per key (default 10000)" },
 		{ "order", NULL, NULL, TW_OPT_STRING, &c.order, 0, 0, "asc|desc", "by ts (default asc)" },
 		{ "format", NULL, NULL, TW_OPT_STRING, &c.format, 0, 0, "table|csv|json", "output (default table)" },
+		{ "agg", NULL, NULL, TW_OPT_STRING, &c.agg_name, 0, 0, "NONE|AVG|MIN|MAX|SUM|COUNT",
+		  "aggregate each interval (default NONE: the values)" },
+		{ "interval", NULL, NULL, TW_OPT_INT, &c.interval, 1, 9.2e18, "MS",
+		  "width of the aggregated intervals, from --start (default: one over the range)" },
+		{ "days", NULL, NULL, TW_OPT_INT, &c.days, 1, 1000000, "N",
+		  "retain: keep the last N days, delete what is older" },
+		{ "before", NULL, NULL, TW_OPT_INT, &c.before, 0, 9.2e18, "MS",
+		  "retain: delete what is older than this ts (instead of --days)" },
+		{ "batch", NULL, NULL, TW_OPT_INT, &c.batch, 1, 10000000, "N",
+		  "retain: rows deleted per transaction (default 10000)" },
+		{ "vacuum", NULL, NULL, TW_OPT_BOOL, &c.vacuum, 0, 0, NULL,
+		  "retain: give the freed pages back to the file system (default: keep them for new data)" },
 	};
 	const struct tw_opts_spec spec = { "telewire-history",
-		"Query the telemetry history: COMMAND is devices, keys or query.",
+		"Query the telemetry history: COMMAND is devices, keys, query or retain.",
 		opts, sizeof(opts) / sizeof(opts[0]), NULL, NULL, NULL };
 	char err[512];
 	int rc;
@@ -222,7 +349,9 @@ int main(int argc, char **argv)
 	c.format = c.format ? c.format : "table";
 	c.order = c.order ? c.order : "asc";
 	if ((rc = cli__check(&c)) == 0) {
-		if (tw_history_open(c.db, TW_HISTORY_READONLY, &c.h, err, sizeof(err)) != TW_OK) {
+		int ro = strcmp(c.command, "retain") ? TW_HISTORY_READONLY : TW_HISTORY_NOCREATE;
+
+		if (tw_history_open(c.db, ro, &c.h, err, sizeof(err)) != TW_OK) {
 			fprintf(stderr, "telewire-history: %s\n", err);
 			rc = 1;
 		} else if ((rc = cli__run(&c)) != 0 && rc != 2) {

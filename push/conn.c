@@ -206,6 +206,7 @@ static int conn__group_arg(struct hub_conn *c, const struct tw_hubmsg *m, const 
 
 	*group = json_string_value(a);
 	if (json_array_size(m->arguments) != 1 || !*group || !**group ||
+	    strlen(*group) != json_string_length(a) ||
 	    json_string_length(a) > CONN_MAX_GROUP_NAME) {
 		conn__completion(c, m->invocation_id,
 				 "JoinGroup/LeaveGroup take one non-empty group name (at most 256 bytes).");
@@ -410,7 +411,7 @@ void hub__conn_tick(struct hub_conn *c, int64_t now)
 			conn__ping(c, now);
 		break;
 	case HUB_CONN_CLOSING:
-		if (now >= c->close_deadline_ms)
+		if (now >= c->close_deadline_ms || (c->stream && hub__stream_drained(c)))
 			hub__conn_finish(c, c->reason);
 		break;
 	case HUB_CONN_DEAD:

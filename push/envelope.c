@@ -4,6 +4,7 @@
 
 #include "telewire/error.h"
 #include "envelope.h"
+#include "protocol_json.h"
 
 static const char *const target_names[] = { "all", "group", "user", "connection" };
 
@@ -231,7 +232,7 @@ int tw_envelope_parse(const void *payload, size_t len, tw_envelope_fn fn, void *
 		      struct tw_envelope_result *res)
 {
 	json_error_t je;
-	json_t *root = json_loadb(payload, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je), *empty;
+	json_t *root = tw_json_loadb(payload, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je), *empty;
 	int rc = TW_OK;
 
 	memset(res, 0, sizeof(*res));

@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "http.h"
 #include "hub.h"
+#include "history_api.h"
 #include "rest_api.h"
 #include "transport_http.h"
 #include "static.h"
@@ -698,6 +699,8 @@ static enum MHD_Result http__route(struct tw_http *s, struct MHD_Connection *con
 
 	if (strcmp(method, "OPTIONS") == 0)
 		return http__preflight(con);
+	if (tw_hub_stopping(s->hub) && strstr(url, "negotiate")) /* open connections go on */
+		return http__error(con, MHD_HTTP_SERVICE_UNAVAILABLE, "The hub is shutting down.");
 	if (post && strcmp(url, "/api/negotiate") == 0)
 		return http__api_negotiate(s, con);
 	if (post && strcmp(url, "/client/negotiate") == 0)
@@ -708,6 +711,8 @@ static enum MHD_Result http__route(struct tw_http *s, struct MHD_Connection *con
 		return http__client_send(s, con, rq);
 	if (http__is_client(url) && strcmp(method, "DELETE") == 0)
 		return http__client_delete(s, con);
+	if (get && strcmp(url, "/api/history") == 0)
+		return tw_history_api_serve(s->hub, &s->cfg, con, http__host(s, con), http__queue);
 	if (get && strcmp(url, "/api/v1/health") == 0)
 		return http__health(s, con);
 	if (get && strcmp(url, "/metrics") == 0)
@@ -819,7 +824,7 @@ int tw_http_start(struct tw_http **out, struct tw_hub *h, const struct tw_http_c
 	struct tw_http *s = calloc(1, sizeof(*s));
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_UPGRADE |
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_UPGRADE |
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
 	*out = NULL;
@@ -859,6 +864,17 @@ int tw_http_start(struct tw_http **out, struct tw_hub *h, const struct tw_http_c
 	}
 	*out = s;
 	return TW_OK;
+}
+
+void tw_http_quiesce(struct tw_http *s)
+{
+	MHD_socket fd;
+
+	if (!s)
+		return;
+	fd = MHD_quiesce_daemon(s->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
 }
 
 void tw_http_stop(struct tw_http *s)

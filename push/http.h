@@ -23,10 +23,15 @@ struct tw_http_config {
 	/* Publishes to the broker (the backplane's connection); any thread. */
 	int (*publish)(void *ctx, const char *topic, const void *payload, size_t len);
 	void *publish_ctx;
+	/* GET /api/history: the SQLite history file, opened read-only at the
+	 * first request; NULL or "": not configured (503). */
+	const char *history;
 };
 
 /* Starts listening. Returns TW_OK or a negative tw_error (logged). */
 int tw_http_start(struct tw_http **out, struct tw_hub *h, const struct tw_http_config *cfg);
+/* Stops accepting connections (shutdown begins); requests on open ones go on. */
+void tw_http_quiesce(struct tw_http *s);
 /* Stops the daemon; call after tw_hub_stop. */
 void tw_http_stop(struct tw_http *s);
 

@@ -500,6 +500,16 @@ size_t tw_hub_connection_count(struct tw_hub *h)
 	return (size_t)HUB_READ(h, conn_current);
 }
 
+int tw_hub_stopping(struct tw_hub *h)
+{
+	int stopping;
+
+	pthread_mutex_lock(&h->lock);
+	stopping = h->stop_requested;
+	pthread_mutex_unlock(&h->lock);
+	return stopping;
+}
+
 int tw_hub_conn_exists(struct tw_hub *h, const char *id)
 {
 	int found;
@@ -592,6 +602,8 @@ static void hub__stream_event(struct tw_hub *h, struct hub_in *in)
 	}
 }
 
+static void hub__flush_dirty(struct tw_hub *h);
+
 static void hub__drain_inboxes(struct tw_hub *h)
 {
 	struct hub_in *ins;
@@ -628,6 +640,8 @@ static void hub__drain_inboxes(struct tw_hub *h)
 		next = msgs->next;
 		hub__deliver_payload(h, msgs->data, msgs->len);
 		free(msgs);
+		/* Sockets and event streams start draining before the next payload. */
+		hub__flush_dirty(h);
 	}
 }
 
@@ -756,7 +770,7 @@ static void *hub__loop(void *arg)
 		for (int i = 0; i < n; i++)
 			hub__on_event(h, &evs[i]);
 		now = hub__now();
-		if (now >= next_tick) {
+		if (now >= next_tick || h->stopping) { /* stopping: closes are watched closely */
 			hub__each_conn(h, hub__conn_tick, now);
 			pending__sweep(h, now);
 			next_tick = now + tick;

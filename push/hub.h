@@ -149,6 +149,7 @@ struct hub_conn {
 	wslay_event_context_ptr ws;
 	int ws_data_frame;	/* the frame being received carries data */
 	int eof;		/* the peer closed its side */
+	int failing;		/* a bad frame: close frame sent, reads discarded until EOF */
 	size_t read_budget;	/* bytes left for this readiness event */
 	size_t bytes_in;	/* bytes received, extra_in included */
 	unsigned char *extra;	/* bytes MHD read past the HTTP header */
@@ -269,6 +270,8 @@ size_t hub__stream_take(struct hub_stream *s, char *buf, size_t max);
 /* Loop thread: resumes MHD's request when it has something to do; notices
  * a gone stream. May finish the connection. */
 void hub__stream_flush(struct hub_conn *c);
+/* Loop thread: has MHD's side taken everything queued? */
+int hub__stream_drained(struct hub_conn *c);
 /* Loop thread: answers a poll parked longer than the poll timeout. */
 void hub__stream_tick(struct hub_conn *c, int64_t now);
 /* Loop thread: the connection ends; MHD's side answers and lets go. */
@@ -278,6 +281,8 @@ void hub__stream_end(struct hub_conn *c);
  * Returns TW_OK, TW_ERR_FULL, TW_ERR_LIMIT or TW_ERR_NOMEM. */
 int tw_hub_post(struct tw_hub *h, const void *payload, size_t len);
 size_t tw_hub_connection_count(struct tw_hub *h);
+/* Has the hub begun to shut down? New clients are then turned away. */
+int tw_hub_stopping(struct tw_hub *h);
 /* Is a connection with this id open on this hub? */
 int tw_hub_conn_exists(struct tw_hub *h, const char *id);
 

@@ -25,6 +25,7 @@
 struct hub_opts {
 	char *mqtt, *listen, *hub, *web, *access_key, *log_level, *transports;
 	char *connection_string, *negotiate_secret, *anonymous_roles;
+	char *history;
 	long long max_queue, max_queue_kib, backplane_queue;
 	int rest_via_broker;
 	double keepalive_s, client_timeout_s, handshake_timeout_s, poll_timeout_s;
@@ -45,7 +46,7 @@ static struct hub_opts o = {
 	.log_level = "info",
 	.transports = "WebSockets,ServerSentEvents,LongPolling",
 	.anonymous_roles = TW_ROLE_JOIN_LEAVE,
-	.max_queue = 1000,
+	.max_queue = 4096,
 	.max_queue_kib = 8192,
 	.backplane_queue = 10000,
 	.keepalive_s = 15,
@@ -90,6 +91,8 @@ static const struct tw_opt opt_table[] = {
 	  "close a connection silent this long" },
 	{ "handshake-timeout", "hub", NULL, TW_OPT_DOUBLE, &o.handshake_timeout_s, 0.1, 3600,
 	  "SECONDS", "time allowed for the hub protocol handshake" },
+	{ "history", "hub", NULL, TW_OPT_STRING, &o.history, 0, 0, "FILE",
+	  "SQLite history file (ingest's --history) served read-only at GET /api/history" },
 };
 
 static const struct tw_opts_spec opt_spec = {
@@ -283,6 +286,7 @@ static int main__run(const char *host, int port)
 	hcfg.nanonymous_roles = nroles;
 	hcfg.client_endpoint = connstr.client_endpoint;
 	hcfg.publish = main__publish;
+	hcfg.history = o.history;
 	if (tw_hub_create(&hub, &cfg) != TW_OK || tw_hub_start(hub) != TW_OK ||
 	    tw_backplane_start(&bp, hub, o.mqtt) != TW_OK ||
 	    (hcfg.publish_ctx = main_bp = bp, tw_http_start(&http, hub, &hcfg)) != TW_OK) {
@@ -297,6 +301,7 @@ static int main__run(const char *host, int port)
 	tw_info("%s received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	/* The loop first (clients get their Close), then HTTP, then the broker
 	 * connection: the hub stays allocated until nothing can call into it. */
+	tw_http_quiesce(http);
 	tw_hub_stop(hub);
 	tw_http_stop(http);
 	tw_backplane_stop(bp);

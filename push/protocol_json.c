@@ -105,10 +105,19 @@ int tw_hubproto_next(struct tw_hubproto_reader *r, const char **rec, size_t *len
 	return TW_OK;
 }
 
+json_t *tw_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *err)
+{
+	json_t *v = json_loadb(buf, len, flags | JSON_ALLOW_NUL, err);
+
+	if (!v && strncmp(err->text, "too big integer", 15) == 0)
+		v = json_loadb(buf, len, flags | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, err);
+	return v;
+}
+
 static json_t *hubproto__load(const char *rec, size_t len, char *err, size_t errlen)
 {
 	json_error_t je;
-	json_t *root = json_loadb(rec, len, JSON_REJECT_DUPLICATES, &je);
+	json_t *root = tw_json_loadb(rec, len, JSON_REJECT_DUPLICATES, &je);
 
 	if (!root) {
 		snprintf(err, errlen, "not valid JSON: %s (column %d)", je.text, je.column);
@@ -131,8 +140,8 @@ static int hubproto__opt_string(json_t *o, const char *name, const char **out,
 	*out = NULL;
 	if (!v || json_is_null(v))
 		return 0;
-	if (!json_is_string(v)) {
-		snprintf(err, errlen, "field \"%s\" must be a string", name);
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+		snprintf(err, errlen, "field \"%s\" must be a string without NUL characters", name);
 		return -1;
 	}
 	*out = json_string_value(v);
@@ -156,18 +165,18 @@ static int hubproto__invocation(struct tw_hubmsg *m, char *err, size_t errlen)
 static int hubproto__fields(struct tw_hubmsg *m, char *err, size_t errlen)
 {
 	json_t *type = json_object_get(m->root, "type");
+	double t = json_number_value(type);
 
-	if (!json_is_integer(type)) {
+	/* A real only when the record held an integer past 64 bits (tw_json_loadb). */
+	if (!json_is_integer(type) && !(json_is_real(type) && t == (double)(long long)t)) {
 		snprintf(err, errlen, "field \"type\" is missing or not an integer");
 		return TW_ERR_JSON;
 	}
-	m->type = (int)json_integer_value(type);
-	if (json_integer_value(type) < TW_HUBMSG_INVOCATION ||
-	    json_integer_value(type) > TW_HUBMSG_SEQUENCE) {
-		snprintf(err, errlen, "unknown message type %lld",
-			 (long long)json_integer_value(type));
+	if (t < TW_HUBMSG_INVOCATION || t > TW_HUBMSG_SEQUENCE) {
+		snprintf(err, errlen, "unknown message type %lld", (long long)t);
 		return TW_ERR_PROTOCOL;
 	}
+	m->type = (int)t;
 	if (hubproto__opt_string(m->root, "target", &m->target, err, errlen) ||
 	    hubproto__opt_string(m->root, "invocationId", &m->invocation_id, err, errlen) ||
 	    hubproto__opt_string(m->root, "error", &m->error, err, errlen))

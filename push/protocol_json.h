@@ -35,6 +35,12 @@ struct tw_hubproto_reader {
 	int failed;		/* sticky: a record went over max_record */
 };
 
+/* json_loadb for data from outside: embedded NULs allowed (they are valid
+ * JSON), and a message with an integer beyond 64 bits is read again with
+ * every integer as a real, as JavaScript would read it, instead of being
+ * refused. Callers that take strings as C strings must check for NULs. */
+json_t *tw_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *err);
+
 /* max_record: the longest record accepted, separator excluded. */
 void tw_hubproto_reader_init(struct tw_hubproto_reader *r, size_t max_record);
 void tw_hubproto_reader_free(struct tw_hubproto_reader *r);

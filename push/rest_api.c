@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "envelope.h"
 #include "hub.h"
+#include "protocol_json.h"
 #include "rest_api.h"
 
 #define REST_PREFIX "/api/v1/"
@@ -439,7 +440,7 @@ static int rest__payload(struct rest *x, json_t **root, const char **target, jso
 	if (!r->body || !r->body_len)
 		return rest__fail(x, 400, "Request body is missing: expected a JSON object "
 				  "{\"target\": \"<method>\", \"arguments\": [...]}.");
-	*root = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+	*root = tw_json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!*root)
 		return rest__fail(x, 400, "Request body is not valid JSON: %s (line %d, column %d).",
 				  je.text, je.line, je.column);

@@ -89,6 +89,17 @@ void hub__stream_flush(struct hub_conn *c)
 		hub__conn_finish(c, c->reason);
 }
 
+int hub__stream_drained(struct hub_conn *c)
+{
+	struct hub_stream *s = c->stream;
+	int empty;
+
+	pthread_mutex_lock(&s->mu);
+	empty = !s->q.head;
+	pthread_mutex_unlock(&s->mu);
+	return empty;
+}
+
 void hub__stream_tick(struct hub_conn *c, int64_t now)
 {
 	struct hub_stream *s = c->stream;

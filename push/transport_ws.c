@@ -188,11 +188,44 @@ int ws__done(struct hub_conn *c)
 	return !wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws) && !c->q.head;
 }
 
+/* wslay failed the connection on a bad frame (unmasked, invalid UTF-8, too
+ * big): its close frame is queued; nothing may follow it. */
+static void ws__failed(struct hub_conn *c)
+{
+	unsigned code = (unsigned)wslay_event_get_status_code_sent(c->ws);
+
+	HUB_COUNT(c->hub, bad_records);
+	snprintf(c->reason, sizeof(c->reason), "bad WebSocket frame from the client (closed with %u)",
+		 code);
+	tw_warn("connection %s: %s", c->id, c->reason);
+	c->state = HUB_CONN_CLOSING;
+	c->close_deadline_ms = hub__now() + 2000;
+	c->failing = 1;
+}
+
+/* After a failure: reads and drops what the client still sends, so that
+ * closing never resets the socket before the close frame is read; the
+ * connection ends at the client's EOF or at the close deadline. */
+static void ws__discard(struct hub_conn *c)
+{
+	char buf[16384];
+	ssize_t n;
+
+	while ((n = recv(c->fd, buf, sizeof(buf), 0)) > 0)
+		;
+	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		hub__conn_finish(c, c->reason);
+}
+
 void ws__on_readable(struct hub_conn *c)
 {
 	size_t before;
 	int rc;
 
+	if (c->failing) {
+		ws__discard(c);
+		return;
+	}
 	c->read_budget = WS_READ_BUDGET;
 	/* wslay returns after a short read even when more is buffered (extra_in)
 	 * or readable: go on while it makes progress. */
@@ -211,6 +244,10 @@ void ws__on_readable(struct hub_conn *c)
 	if (wslay_event_get_close_received(c->ws) && !c->reason[0])
 		snprintf(c->reason, sizeof(c->reason), "client closed the WebSocket (code %u)",
 			 (unsigned)wslay_event_get_status_code_received(c->ws));
+	/* wslay stops reading when it fails the connection on a bad frame. */
+	if (!wslay_event_want_read(c->ws) && !wslay_event_get_close_received(c->ws) &&
+	    c->state != HUB_CONN_CLOSING)
+		ws__failed(c);
 	hub__mark_dirty(c);
 }
 
@@ -258,11 +295,14 @@ void ws__flush(struct hub_conn *c)
 	}
 	if (!c->q.head)
 		c->drops_in_row = 0;
-	if ((c->state == HUB_CONN_CLOSING || wslay_event_get_close_received(c->ws)) && ws__done(c)) {
+	if (!c->failing && (c->state == HUB_CONN_CLOSING || wslay_event_get_close_received(c->ws)) &&
+	    ws__done(c)) {
 		hub__conn_finish(c, c->reason[0] ? c->reason : "closed");
 		return;
 	}
 	/* No EPOLLIN once wslay stops reading, or a level-triggered loop would spin. */
-	ws__want(c, (wslay_event_want_read(c->ws) ? EPOLLIN | EPOLLRDHUP : 0) |
+	if (c->failing && !c->q.head)
+		shutdown(c->fd, SHUT_WR); /* the close frame is out: say so, then wait for EOF */
+	ws__want(c, (wslay_event_want_read(c->ws) || c->failing ? EPOLLIN | EPOLLRDHUP : 0) |
 		    (c->q.head ? EPOLLOUT : 0));
 }

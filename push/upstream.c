@@ -114,7 +114,7 @@ void hub__send_command(struct hub_conn *c, const struct tw_hubmsg *m)
 		return;
 	}
 	if (json_array_size(m->arguments) != 2 || !device || !up__level_ok(device) || !command ||
-	    !*command) {
+	    !*command || strlen(device) != json_string_length(json_array_get(m->arguments, 0))) {
 		HUB_COUNT(c->hub, commands_refused);
 		up__fail(c, m, "SendCommand takes a device id (1-128 bytes, no '/', '+' or '#') and "
 			       "an object with a non-empty string \"command\".");

@@ -26,6 +26,7 @@ struct tw_record {
 	size_t n, cap;
 	struct tw_record_emit *emits, **emits_tail;
 	char *ckey;
+	int held;	/* set_publish(r, 0): not for the route's hub groups */
 };
 
 int tw_record_new(struct tw_record **out, const char *device, int64_t ts, int64_t seq,
@@ -88,6 +89,7 @@ unsigned tw_record_flags(const struct tw_record *r) { return r->flags; }
 size_t tw_record_count(const struct tw_record *r) { return r->n; }
 const struct tw_record_emit *tw_record_emits(const struct tw_record *r) { return r->emits; }
 const char *tw_record_conflation_key(const struct tw_record *r) { return r->ckey; }
+int tw_record_publish(const struct tw_record *r) { return !r->held; }
 
 const char *tw_record_key(const struct tw_record *r, size_t i)
 {
@@ -316,6 +318,12 @@ static int api__set_conflation_key(struct tw_record *r, const char *key)
 	return 0;
 }
 
+static int api__set_publish(struct tw_record *r, int publish)
+{
+	r->held = publish == 0;
+	return 0;
+}
+
 static const char *api__option(const struct tw_option *opts, size_t nopts, const char *key,
 			       const char *def)
 {
@@ -344,6 +352,7 @@ static const struct tw_host_api record__api = {
 	.emit = api__emit,
 	.set_conflation_key = api__set_conflation_key,
 	.option = api__option,
+	.set_publish = api__set_publish,
 };
 
 const struct tw_host_api *tw_transform_api(void)

@@ -46,7 +46,8 @@ static int collect(void *ctx, const struct tw_history_row *row)
 static int query(struct tw_history *h, const char *dev, const char *key, int64_t start,
 		 int64_t end, size_t limit, int desc, struct rows *rs)
 {
-	struct tw_history_query q = { dev, key, start, end, limit, desc };
+	struct tw_history_query q = { .device = dev, .key = key, .start = start, .end = end,
+				      .limit = limit, .descending = desc };
 
 	memset(rs, 0, sizeof(*rs));
 	return tw_history_query(h, &q, collect, rs);

@@ -24,3 +24,13 @@ tw_transform_test(record)
 tw_transform_test(loader)
 tw_transform_test(builtins)
 tw_transform_test(pipeline)
+tw_transform_test(moving_average)
+tw_transform_test(threshold)
+tw_transform_test(geofence)
+tw_transform_test(rate_of_change)
+tw_transform_test(downsample)
+tw_transform_test(conflate)
+tw_transform_test(example_scale)
+# The example must appear in docs/plugins.md exactly as built.
+target_compile_definitions(test_transform_example_scale PRIVATE
+  TW_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

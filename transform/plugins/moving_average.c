@@ -1,52 +1,40 @@
-/* moving_average.c -- built-in plugin: mean of the last N values of a key, per device
+/* moving_average.c -- built-in plugin: mean of the recent values of a key, per device
  *
- * Options: key (required), window (samples, default 10), output (default
- * "<key>_avg"), max_devices (default 100000). Until a device has sent
- * window values, the mean is over the values it has sent. A record
- * without the key passes unchanged; a key that is not a number fails it.
+ * Options: key (required); window (values, default 10); window_ms (a time
+ * window: only values less than window_ms older than the record count;
+ * then window caps the values kept and defaults to 1000); output (default
+ * "<key>_avg"); max_devices (default 100000, the least recently seen
+ * device is forgotten past it). Until a device has sent window values, the
+ * mean is over the values it has sent. A record without the key passes
+ * unchanged; a key that is not a number fails it.
  */
-#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugin_kit.h"
 #include "telewire/transform.h"
 
-struct ma_window {
-	char *device;
+#define MA_MAX_WINDOW 100000
+#define MA_MAX_WINDOW_MS 31536000000ULL	/* a year */
+
+/* One device: a ring of the last window values (and their ts with window_ms). */
+struct ma_dev {
 	size_t count, pos;
-	struct ma_window *next;
-	double values[];	/* window slots */
+	double values[];	/* window values, then window int64_t ts when timed */
 };
 
 struct ma_state {
 	const struct tw_host_api *api;
 	char *key, *output;
-	size_t window, ndevices, max_devices, nbuckets;
-	struct ma_window **buckets;
+	size_t window;
+	uint64_t window_ms;	/* 0: no time window */
+	struct kit_devices devices;
 };
 
-static size_t ma_hash(const char *s)
-{
-	size_t h = 5381;
-
-	while (*s)
-		h = h * 33 + (unsigned char)*s++;
-	return h;
-}
-
-static int ma_parse_size(const char *text, size_t max, size_t *out)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(text, &end, 10);
-	if (errno || end == text || *end || v < 1 || (unsigned long long)v > max)
-		return -1;
-	*out = (size_t)v;
-	return 0;
-}
+static const char *const ma_known[] = { "key", "window", "window_ms", "output", "max_devices",
+					NULL };
 
 static void ma_cleanup(void *p)
 {
@@ -54,19 +42,27 @@ static void ma_cleanup(void *p)
 
 	if (!st)
 		return;
-	for (size_t i = 0; i < st->nbuckets; i++) {
-		struct ma_window *w = st->buckets[i], *next;
-
-		for (; w; w = next) {
-			next = w->next;
-			free(w->device);
-			free(w);
-		}
-	}
-	free(st->buckets);
+	kit_devices_free(&st->devices);
 	free(st->key);
 	free(st->output);
 	free(st);
+}
+
+static int ma_windows(struct ma_state *st, const struct tw_option *opts, size_t nopts,
+		      char *err, size_t errlen)
+{
+	const char *ms = st->api->option(opts, nopts, "window_ms", NULL);
+	const char *window = st->api->option(opts, nopts, "window", ms ? "1000" : "10");
+	uint64_t v;
+
+	if (ms && kit_parse_u64(ms, 1, MA_MAX_WINDOW_MS, &st->window_ms) != 0)
+		return snprintf(err, errlen, "option 'window_ms': expected a whole number of "
+				"milliseconds 1..%llu, got \"%s\"", MA_MAX_WINDOW_MS, ms), -1;
+	if (kit_parse_u64(window, 1, MA_MAX_WINDOW, &v) != 0)
+		return snprintf(err, errlen, "option 'window': expected 1..%d, got \"%s\"",
+				MA_MAX_WINDOW, window), -1;
+	st->window = (size_t)v;
+	return 0;
 }
 
 static int ma_options(struct ma_state *st, const struct tw_option *opts, size_t nopts,
@@ -74,34 +70,22 @@ static int ma_options(struct ma_state *st, const struct tw_option *opts, size_t 
 {
 	const struct tw_host_api *api = st->api;
 	const char *key = api->option(opts, nopts, "key", NULL);
-	const char *window = api->option(opts, nopts, "window", "10");
 	const char *output = api->option(opts, nopts, "output", NULL);
-	const char *maxdev = api->option(opts, nopts, "max_devices", "100000");
-	size_t len;
+	size_t max_devices, size;
 
-	if (!key || !*key)
-		return snprintf(err, errlen, "option 'key' is required"), -1;
-	if (ma_parse_size(window, 100000, &st->window) != 0)
-		return snprintf(err, errlen, "option 'window': expected 1..100000, got \"%s\"",
-				window), -1;
-	if (ma_parse_size(maxdev, 100000000, &st->max_devices) != 0)
-		return snprintf(err, errlen, "option 'max_devices': expected a positive "
-				"number, got \"%s\"", maxdev), -1;
-	for (size_t i = 0; i < nopts; i++) {
-		const char *k = opts[i].key;
-
-		if (strcmp(k, "key") && strcmp(k, "window") && strcmp(k, "output") &&
-		    strcmp(k, "max_devices"))
-			return snprintf(err, errlen, "unknown option '%s' (known: key, window, "
-					"output, max_devices)", k), -1;
-	}
+	if (kit_check_known(opts, nopts, ma_known, err, errlen) != 0 ||
+	    kit_name_option(key, "key", 1, err, errlen) != 0 ||
+	    kit_name_option(output, "output", 0, err, errlen) != 0 ||
+	    ma_windows(st, opts, nopts, err, errlen) != 0 ||
+	    kit_max_devices(api, opts, nopts, &max_devices, err, errlen) != 0)
+		return -1;
+	size = sizeof(struct ma_dev) + st->window * sizeof(double) +
+	       (st->window_ms ? st->window * sizeof(int64_t) : 0);
 	st->key = strdup(key);
-	len = strlen(key) + 5;
-	st->output = output && *output ? strdup(output) : malloc(len);
-	if (!st->key || !st->output)
+	st->output = kit_name_or(output, key, "_avg");
+	if (!st->key || !st->output ||
+	    kit_devices_init(&st->devices, api, "moving_average", max_devices, size) != 0)
 		return snprintf(err, errlen, "out of memory"), -1;
-	if (!(output && *output))
-		snprintf(st->output, len, "%s_avg", key);
 	return 0;
 }
 
@@ -114,12 +98,6 @@ static int ma_init(const struct tw_host_api *api, const struct tw_option *opts, 
 	if (!st)
 		return snprintf(err, errlen, "out of memory"), -1;
 	st->api = api;
-	st->nbuckets = 1024;
-	st->buckets = calloc(st->nbuckets, sizeof(*st->buckets));
-	if (!st->buckets) {
-		ma_cleanup(st);
-		return snprintf(err, errlen, "out of memory"), -1;
-	}
 	if (ma_options(st, opts, nopts, err, errlen) != 0) {
 		ma_cleanup(st);
 		return -1;
@@ -128,58 +106,47 @@ static int ma_init(const struct tw_host_api *api, const struct tw_option *opts, 
 	return 0;
 }
 
-/* The window of device, made on first use; NULL when out of room. */
-static struct ma_window *ma_window_of(struct ma_state *st, const char *device)
+/* Adds v (at ts) to the ring and returns the mean of the values that count
+ * at ts: all kept ones, or with a time window those in (ts - window_ms, ts]. */
+static double ma_push(const struct ma_state *st, struct ma_dev *d, double v, int64_t ts)
 {
-	struct ma_window **b = &st->buckets[ma_hash(device) % st->nbuckets], *w;
-
-	for (w = *b; w; w = w->next)
-		if (strcmp(w->device, device) == 0)
-			return w;
-	if (st->ndevices >= st->max_devices)
-		return NULL;
-	w = calloc(1, sizeof(*w) + st->window * sizeof(double));
-	if (!w || !(w->device = strdup(device))) {
-		free(w);
-		return NULL;
-	}
-	w->next = *b;
-	*b = w;
-	st->ndevices++;
-	return w;
-}
-
-static double ma_push(struct ma_window *w, size_t window, double v)
-{
+	int64_t *times = (int64_t *)(d->values + st->window);
 	double sum = 0;
+	size_t n = 0;
 
-	w->values[w->pos] = v;
-	w->pos = (w->pos + 1) % window;
-	if (w->count < window)
-		w->count++;
+	d->values[d->pos] = v;
+	if (st->window_ms)
+		times[d->pos] = ts;
+	d->pos = (d->pos + 1) % st->window;
+	if (d->count < st->window)
+		d->count++;
 	/* Summed afresh each time: no drift from adding and subtracting. */
-	for (size_t i = 0; i < w->count; i++)
-		sum += w->values[i];
-	return sum / (double)w->count;
+	for (size_t i = 0; i < d->count; i++) {
+		if (st->window_ms && (times[i] > ts ||
+				      (uint64_t)ts - (uint64_t)times[i] >= st->window_ms))
+			continue;
+		sum += d->values[i];
+		n++;
+	}
+	return sum / (double)n;	/* n >= 1: the value just added counts */
 }
 
 static int ma_process(void *state, struct tw_record *r, char *err, size_t errlen)
 {
 	struct ma_state *st = state;
 	const struct tw_host_api *api = st->api;
-	enum tw_value_type type = api->record_type(r, st->key);
-	struct ma_window *w;
+	struct ma_dev *d;
 	double v;
+	int fresh;
 
-	if (type == TW_VALUE_NONE)
+	if (api->record_type(r, st->key) == TW_VALUE_NONE)
 		return TW_TRANSFORM_PASS;
 	if (api->get_number(r, st->key, &v) != 0)
 		return snprintf(err, errlen, "field '%s' is not a number", st->key),
 		       TW_TRANSFORM_ERROR;
-	if (!(w = ma_window_of(st, api->record_device(r))))
-		return snprintf(err, errlen, "more than %zu devices, or out of memory",
-				st->max_devices), TW_TRANSFORM_ERROR;
-	if (api->set_number(r, st->output, ma_push(w, st->window, v)) != 0)
+	if (!(d = kit_devices_get(&st->devices, api->record_device(r), &fresh)))
+		return snprintf(err, errlen, "out of memory"), TW_TRANSFORM_ERROR;
+	if (api->set_number(r, st->output, ma_push(st, d, v, api->record_ts(r))) != 0)
 		return snprintf(err, errlen, "cannot add field '%s' (record full)", st->output),
 		       TW_TRANSFORM_ERROR;
 	return TW_TRANSFORM_PASS;
@@ -188,7 +155,7 @@ static int ma_process(void *state, struct tw_record *r, char *err, size_t errlen
 static const struct tw_transform_plugin ma_plugin = {
 	.abi_version = TW_TRANSFORM_ABI_VERSION,
 	.name = "moving_average",
-	.description = "mean of the last N values of one key, per device",
+	.description = "mean of the last N values, or of the last T ms, of one key, per device",
 	.init = ma_init,
 	.process = ma_process,
 	.cleanup = ma_cleanup,

@@ -8,8 +8,8 @@
  * refuses the plugin unless abi_version == TW_TRANSFORM_ABI_VERSION, then
  * calls init once per configured instance. A plugin links against nothing
  * of the host: everything it needs from the host comes through struct
- * tw_host_api, which only ever grows at its end (check api->size before
- * using a member added after version 1).
+ * tw_host_api, which only ever grows at its end (check api->size, with
+ * TW_HOST_API_HAS, before using a member added after version 1).
  *
  * A record is one telemetry message of one device: a device id, a
  * timestamp, an optional sequence number and named values. Records are
@@ -87,8 +87,21 @@ struct tw_host_api {
 	/* Options: the value of key, or def when absent. */
 	const char *(*option)(const struct tw_option *opts, size_t nopts,
 			      const char *key, const char *def);
+
+	/* ---- added after version 1: check with TW_HOST_API_HAS first ---- */
+
+	/* publish 0 holds the record back from the hub groups of its route: it
+	 * still goes through the rest of the pipeline and into history, and
+	 * what plugins emitted for it is still sent. Any other value undoes
+	 * that. Returns 0. */
+	int (*set_publish)(struct tw_record *r, int publish);
+
 	/* New members go here, at the end only. */
 };
+
+/* 1 when the host's table has member m (the host is new enough for it). */
+#define TW_HOST_API_HAS(api, m) \
+	((api)->size >= offsetof(struct tw_host_api, m) + sizeof((api)->m))
 
 struct tw_transform_plugin {
 	uint32_t abi_version;	/* TW_TRANSFORM_ABI_VERSION */

@@ -62,6 +62,10 @@ int tw_record_remove(struct tw_record *r, const char *key);
 const struct tw_record_emit *tw_record_emits(const struct tw_record *r);
 /* The conflation key a plugin set, or NULL. */
 const char *tw_record_conflation_key(const struct tw_record *r);
+/* 1 unless a plugin held the record back from the route's hub groups
+ * (tw_host_api.set_publish(r, 0)); such a record is still stored, and its
+ * emitted events still go. */
+int tw_record_publish(const struct tw_record *r);
 
 /* The helper table handed to plugins; static, valid forever. */
 const struct tw_host_api *tw_transform_api(void);
