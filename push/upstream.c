@@ -60,8 +60,8 @@ static void up__fail(struct hub_conn *c, const struct tw_hubmsg *m, const char *
 	hub__conn_completion(c, m->invocation_id, error, NULL);
 }
 
-/* Publishes body (consumed) to topic; the Completion follows the broker's
- * acknowledgement. */
+/* Publishes body to topic; the Completion (with result) follows the
+ * broker's acknowledgement. Consumes body and result. */
 static void up__publish(struct hub_conn *c, const struct tw_hubmsg *m, const char *topic,
 			json_t *body, json_t *result)
 {
@@ -81,6 +81,7 @@ static void up__publish(struct hub_conn *c, const struct tw_hubmsg *m, const cha
 				    : TW_ERR_AGAIN;
 	}
 	free(text);
+	json_decref(result);
 	if (rc == TW_OK) {
 		HUB_COUNT(h, upstream_sent);
 		return;

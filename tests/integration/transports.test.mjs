@@ -677,7 +677,10 @@ test('slow consumers: drop then close without keys, conflate with keys; others g
   assert.match(closedLine(h, sws.id), /slow consumer/, 'the stalled WebSocket is closed as a slow consumer');
   await waitFor(() => closedLine(h, ssse.id), 10000, `the stalled SSE client ${ssse.id} to be closed`);
   assert.match(closedLine(h, ssse.id), /slow consumer/, 'the stalled SSE client is closed as a slow consumer');
-  assert.ok(rssA - rss0 < 60 * 1024, `hub RSS grew by ${rssA - rss0} KiB, expected < 60 MiB`);
+  // AddressSanitizer keeps freed memory in quarantine (256 MiB): RSS says nothing there.
+  if (process.env.TW_SANITIZED !== '1') {
+    assert.ok(rssA - rss0 < 60 * 1024, `hub RSS grew by ${rssA - rss0} KiB, expected < 60 MiB`);
+  }
   // When the stalled clients read again: what they got is in order, then the connection ends.
   sws.sock.resume();
   ssse.r.sock.resume();
@@ -713,7 +716,9 @@ test('slow consumers: drop then close without keys, conflate with keys; others g
   await sleep(1500);
   assert.equal(closedLine(h, kws.id), undefined, 'the stalled WebSocket with keyed messages stays open');
   assert.equal(closedLine(h, ksse.id), undefined, 'the stalled SSE client with keyed messages stays open');
-  assert.ok(rssB - rss1 < 60 * 1024, `hub RSS grew by ${rssB - rss1} KiB, expected < 60 MiB`);
+  if (process.env.TW_SANITIZED !== '1') {
+    assert.ok(rssB - rss1 < 60 * 1024, `hub RSS grew by ${rssB - rss1} KiB, expected < 60 MiB`);
+  }
   kws.sock.resume();
   ksse.r.sock.resume();
   await waitFor(() => doneFor(kws, 'b'), 15000, 'the resumed WebSocket to reach the end of flood (b)');
