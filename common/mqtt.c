@@ -24,7 +24,7 @@ struct tw_mqtt {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int stopping, connecting, connected, disconnected_ack;
+	int stopping, connecting, connected, disconnected_ack, taken_over;
 	struct tw_mqtt_stats stats;
 };
 
@@ -56,21 +56,37 @@ static int mqtt__wait(struct tw_mqtt *m, int (*pred)(struct tw_mqtt *), int time
 	return TW_OK;
 }
 
+/* Logs the filters the broker granted, in one line (scripts and tests wait
+ * for it), and each one it refused or downgraded. */
 static void mqtt__on_subscribed(void *ctx, MQTTAsync_successData5 *r)
 {
 	struct tw_mqtt *m = ctx;
+	int n = (int)m->cfg.nsubscriptions, one = r->alt.sub.reasonCodeCount <= 1 ||
+		!r->alt.sub.reasonCodes;
+	char granted[1024] = "";
+	size_t used = 0;
 
 	/* Paho fills the reasonCodes array only for several topics at once. */
-	if (r->alt.sub.reasonCodeCount <= 1 || !r->alt.sub.reasonCodes) {
-		if (r->reasonCode >= 0x80)
-			tw_error("broker refused subscription to %s: %s", m->subs[0],
-				 MQTTReasonCode_toString(r->reasonCode));
-		return;
-	}
-	for (int i = 0; i < r->alt.sub.reasonCodeCount; i++)
-		if (r->alt.sub.reasonCodes[i] >= 0x80)
+	for (int i = 0; i < n; i++) {
+		int rc = (int)r->reasonCode;
+
+		if (!one && i < r->alt.sub.reasonCodeCount)
+			rc = (int)r->alt.sub.reasonCodes[i];
+
+		if (rc >= 0x80) {
 			tw_error("broker refused subscription to %s: %s", m->subs[i],
-				 MQTTReasonCode_toString(r->alt.sub.reasonCodes[i]));
+				 MQTTReasonCode_toString((enum MQTTReasonCodes)rc));
+			continue;
+		}
+		if (rc < m->cfg.sub_qos)
+			tw_warn("broker granted only QoS %d for %s (asked for %d): messages sent "
+				"while this client is away may be lost", rc, m->subs[i], m->cfg.sub_qos);
+		if (used < sizeof(granted))
+			used += (size_t)snprintf(granted + used, sizeof(granted) - used, "%s%s",
+						 used ? ", " : "", m->subs[i]);
+	}
+	if (used)
+		tw_info("subscribed to %s (QoS %d)", granted, m->cfg.sub_qos);
 }
 
 static void mqtt__on_subscribe_failed(void *ctx, MQTTAsync_failureData5 *r)
@@ -93,6 +109,21 @@ static void mqtt__subscribe(struct tw_mqtt *m)
 	rc = MQTTAsync_subscribeMany(m->client, n, m->subs, qos, &ro);
 	if (rc != MQTTASYNC_SUCCESS)
 		tw_error("subscribe failed: %s", MQTTAsync_strerror(rc));
+}
+
+/* Marks the connection gone; lock held. Counted once, whichever of Paho's
+ * callbacks tells first. */
+static void mqtt__gone(struct tw_mqtt *m)
+{
+	if (m->connected)
+		m->stats.connection_lost++;
+	m->connected = 0;
+	mqtt__signal(m);
+}
+
+static int mqtt__gave_up(struct tw_mqtt *m)
+{
+	return m->taken_over && m->cfg.exclusive;
 }
 
 static void mqtt__on_connected(void *ctx, MQTTAsync_successData5 *r)
@@ -118,7 +149,7 @@ static void mqtt__on_connect_failed(void *ctx, MQTTAsync_failureData5 *r)
 		r && r->message ? r->message : MQTTAsync_strerror(r ? r->code : -1));
 	pthread_mutex_lock(&m->lock);
 	m->connecting = 0;
-	mqtt__signal(m);
+	mqtt__gone(m);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -126,12 +157,34 @@ static void mqtt__on_lost(void *ctx, char *cause)
 {
 	struct tw_mqtt *m = ctx;
 
-	tw_warn("connection to %s lost%s%s; reconnecting", m->uri, cause ? ": " : "",
-		cause ? cause : "");
 	pthread_mutex_lock(&m->lock);
-	m->connected = 0;
-	m->stats.connection_lost++;
-	mqtt__signal(m);
+	if (!mqtt__gave_up(m))
+		tw_warn("connection to %s lost%s%s; reconnecting", m->uri, cause ? ": " : "",
+			cause ? cause : "");
+	mqtt__gone(m);
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* The broker closed the connection with a reason (MQTT 5 DISCONNECT).
+ * Depending on its version, Paho calls connectionLost after this or not,
+ * so the state changes here too. */
+static void mqtt__on_server_disconnect(void *ctx, MQTTProperties *props,
+				       enum MQTTReasonCodes rc)
+{
+	struct tw_mqtt *m = ctx;
+
+	(void)props;
+	pthread_mutex_lock(&m->lock);
+	if (rc == MQTTREASONCODE_SESSION_TAKEN_OVER) {
+		m->taken_over = 1;
+		tw_error("another client connected to %s with client id %s and took this "
+			 "session over%s", m->uri, m->client_id,
+			 m->cfg.exclusive ? "; not reconnecting" : "; reconnecting");
+	} else {
+		tw_warn("broker %s closed the connection: %s; reconnecting", m->uri,
+			MQTTReasonCode_toString(rc));
+	}
+	mqtt__gone(m);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -176,7 +229,7 @@ static int mqtt__connect(struct tw_mqtt *m)
 
 static int mqtt__needs_connect(struct tw_mqtt *m)
 {
-	return m->stopping || (!m->connected && !m->connecting);
+	return m->stopping || (!m->connected && !m->connecting && !mqtt__gave_up(m));
 }
 
 static int mqtt__is_stopping(struct tw_mqtt *m)
@@ -286,6 +339,7 @@ int tw_mqtt_start(struct tw_mqtt **out, const struct tw_mqtt_config *cfg)
 		goto fail;
 	}
 	MQTTAsync_setCallbacks(m->client, m, mqtt__on_lost, mqtt__on_arrived, NULL);
+	MQTTAsync_setDisconnected(m->client, m, mqtt__on_server_disconnect);
 	if (pthread_create(&m->thread, NULL, mqtt__thread, m) != 0) {
 		MQTTAsync_destroy(&m->client);
 		rc = TW_ERR_NOMEM;
@@ -429,6 +483,7 @@ void tw_mqtt_get_stats(struct tw_mqtt *m, struct tw_mqtt_stats *out)
 	*out = m->stats;
 	out->received = __atomic_load_n(&m->stats.received, __ATOMIC_RELAXED);
 	out->connected = m->connected;
+	out->taken_over = m->taken_over;
 	pthread_mutex_unlock(&m->lock);
 }
 

@@ -1,7 +1,10 @@
 /* config.c -- telewire-ingest's option table, and its [transform]/[route] config sections */
 #include <ini.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "telewire/error.h"
@@ -17,11 +20,12 @@ static void config__defaults(struct ingest_config *c)
 {
 	*c = (struct ingest_config){
 		.mqtt_uri = "tcp://127.0.0.1:1883", .topic = "devices/+/telemetry",
-		.client_id = "telewire-ingest", .hub = "telemetry", .history = "", .listen = "",
-		.plugin_dir = TW_PLUGIN_DIR, .log_level = "info",
+		.client_id = "", .hub = "telemetry", .history = "", .listen = "",
+		.plugin_dir = TW_PLUGIN_DIR, .log_level = "info", .shared_group = "",
 		.max_payload = 65536, .max_fields = 64, .max_string = 256, .max_records = 1000,
 		.max_future_s = 300, .queue_max = 10000, .batch_max = 64, .batch_bytes = 32768,
 		.linger_ms = 2, .max_pending = 1024, .stats_interval_s = 10,
+		.device_level = 0, .session_expiry_s = 3600,
 	};
 }
 
@@ -30,15 +34,18 @@ static void config__defaults(struct ingest_config *c)
 #define OPT_I(flag, dst, lo, hi, meta, help) \
 	{ flag, "ingest", NULL, TW_OPT_INT, dst, lo, hi, meta, help }
 
-static struct tw_opt config__opts[24];
+static struct tw_opt config__opts[32];
 static size_t config__nopts;
 
 static void config__table(struct ingest_config *c)
 {
 	const struct tw_opt t[] = {
 		OPT_S("mqtt", "mqtt", "uri", &c->mqtt_uri, "URI", "MQTT broker (default tcp://127.0.0.1:1883)"),
-		OPT_S("topic", "ingest", NULL, &c->topic, "FILTER", "telemetry topic filter (default devices/+/telemetry)"),
-		OPT_S("client-id", "ingest", NULL, &c->client_id, "ID", "MQTT client id of the persistent session (default telewire-ingest)"),
+		OPT_S("topic", "ingest", NULL, &c->topic, "FILTERS", "telemetry topic filters, comma-separated (default devices/+/telemetry)"),
+		OPT_I("device-level", &c->device_level, 0, 1000, "N", "device id: topic level N (1: the first); 0: the level after \"devices/\" (default 0)"),
+		OPT_S("shared-group", "ingest", NULL, &c->shared_group, "NAME", "subscribe as $share/NAME/FILTER: the workers of a group split the messages (default: off)"),
+		OPT_S("client-id", "ingest", NULL, &c->client_id, "ID", "MQTT client id of the persistent session (default telewire-ingest; with --shared-group telewire-ingest-NAME-HOSTNAME)"),
+		OPT_I("session-expiry", &c->session_expiry_s, 1, 2147483647, "S", "seconds the broker keeps the session while ingest is away (default 3600)"),
 		OPT_S("hub", "ingest", NULL, &c->hub, "NAME", "results go to telewire/hub/NAME/results (default telemetry)"),
 		OPT_S("history", "ingest", NULL, &c->history, "FILE", "SQLite history file (default: history off)"),
 		OPT_S("plugin-dir", "ingest", NULL, &c->plugin_dir, "DIR", "where plugins are found by name (default: the build's)"),
@@ -111,6 +118,181 @@ static int config__sections(int argc, char **argv, struct ingest_config *cfg,
 	return st.failed ? TW_ERR_CONFIG : TW_OK;
 }
 
+static int config__fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", PROGRAM);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return TW_ERR_CONFIG;
+}
+
+/* Level i (1: the first) of filter f: its start and length; 0 past the end. */
+static int config__level(const char *f, long long i, const char **start, size_t *len)
+{
+	const char *p = f, *slash;
+
+	for (long long k = 1; k < i; k++) {
+		if (!(slash = strchr(p, '/')))
+			return 0;
+		p = slash + 1;
+	}
+	slash = strchr(p, '/');
+	*start = p;
+	*len = slash ? (size_t)(slash - p) : strlen(p);
+	return 1;
+}
+
+static int config__level_is(const char *start, size_t len, const char *word)
+{
+	return len == strlen(word) && memcmp(start, word, len) == 0;
+}
+
+/* Wildcards as MQTT 5 (4.7.1) allows them: '+' a whole level, '#' the last one. */
+static int config__check_syntax(const char *f)
+{
+	if (!*f)
+		return config__fail("--topic: empty topic filter in the list");
+	if (strlen(f) > 65535)
+		return config__fail("--topic: a topic filter of %zu bytes; MQTT's limit is 65535",
+				    strlen(f));
+	if (strncmp(f, "$share/", 7) == 0)
+		return config__fail("--topic \"%s\": give the share group with --shared-group "
+				    "and the filter alone in --topic", f);
+	for (const char *p = f; *p; p++) {
+		int whole = (p == f || p[-1] == '/') && (p[1] == '\0' || p[1] == '/');
+
+		if (*p == '+' && !whole)
+			return config__fail("--topic \"%s\": '+' must stand alone in its level", f);
+		if (*p == '#' && !(whole && p[1] == '\0'))
+			return config__fail("--topic \"%s\": '#' must be the last level, alone", f);
+	}
+	return TW_OK;
+}
+
+/* Every topic the filter matches must have the level the device id comes from. */
+static int config__check_device(const char *f, long long level)
+{
+	const char *lv;
+	size_t len;
+
+	if (level > 0) {
+		for (long long i = 1; i <= level; i++) {
+			if (!config__level(f, i, &lv, &len))
+				return config__fail("--topic \"%s\" has %lld level(s), but "
+						    "--device-level %lld takes the device id from level "
+						    "%lld", f, i - 1, level, level);
+			if (config__level_is(lv, len, "#"))
+				return config__fail("--topic \"%s\": '#' at level %lld also matches "
+						    "topics without level %lld, where --device-level "
+						    "takes the device id from", f, i, level);
+		}
+		return TW_OK;
+	}
+	for (long long i = 1; config__level(f, i, &lv, &len); i++) {
+		if (config__level_is(lv, len, "#"))
+			break;
+		if (!config__level_is(lv, len, "devices"))
+			continue;
+		if (!config__level(f, i + 1, &lv, &len))
+			return config__fail("--topic \"%s\": no level follows \"devices\", where the "
+					    "device id is taken from; set --device-level N to take "
+					    "level N instead", f);
+		if (config__level_is(lv, len, "#"))
+			return config__fail("--topic \"%s\": '#' after \"devices\" also matches the "
+					    "topic \"devices\" alone, without a device id; use '+'", f);
+		return TW_OK;
+	}
+	return config__fail("--topic \"%s\": its topics have no level \"devices\" to take the "
+			    "device id from (the level after it); set --device-level N to take "
+			    "level N instead", f);
+}
+
+/* One filter of --topic, checked and stored as it is subscribed. */
+static int config__add_filter(struct ingest_config *c, const char *f)
+{
+	const char *g = c->shared_group;
+	size_t n = strlen(f) + (*g ? strlen(g) + 8 : 0) + 1;
+	char *sub;
+	int rc = config__check_syntax(f);
+
+	if (rc == TW_OK)
+		rc = config__check_device(f, c->device_level);
+	if (rc != TW_OK)
+		return rc;
+	if (c->nsubscriptions == INGEST_MAX_FILTERS)
+		return config__fail("--topic: more than %d topic filters", INGEST_MAX_FILTERS);
+	if (!(sub = malloc(n)))
+		return config__fail("out of memory");
+	if (*g)
+		snprintf(sub, n, "$share/%s/%s", g, f);
+	else
+		snprintf(sub, n, "%s", f);
+	for (size_t i = 0; i < c->nsubscriptions; i++) {
+		if (strcmp(c->subscriptions[i], sub) == 0) {
+			free(sub);
+			return config__fail("--topic: \"%s\" is given twice", f);
+		}
+	}
+	c->subscriptions[c->nsubscriptions++] = sub;
+	return TW_OK;
+}
+
+/* Splits --topic at commas; blanks around each filter are dropped. */
+static int config__filters(struct ingest_config *c)
+{
+	const char *p = c->topic;
+	char f[65536 + 1];
+	int rc = TW_OK;
+
+	while (rc == TW_OK) {
+		const char *comma = strchr(p, ','), *end = comma ? comma : p + strlen(p);
+
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if ((size_t)(end - p) >= sizeof(f))
+			return config__fail("--topic: a topic filter of %zu bytes; MQTT's limit is "
+					    "65535", (size_t)(end - p));
+		memcpy(f, p, (size_t)(end - p));
+		f[end - p] = '\0';
+		rc = config__add_filter(c, f);
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return rc;
+}
+
+/* The share group must be one topic level without wildcards (MQTT 5, 4.8.2);
+ * the client id defaults to one per group and host. */
+static int config__session(struct ingest_config *c)
+{
+	const char *g = c->shared_group;
+	char host[256] = "";
+
+	if (*g && strpbrk(g, "/+#"))
+		return config__fail("--shared-group \"%s\": a share name must not contain '/', '+' "
+				    "or '#'", g);
+	if (*g && strlen(g) > 128)
+		return config__fail("--shared-group: a share name of %zu bytes; the limit is 128",
+				    strlen(g));
+	if (*c->client_id)
+		return TW_OK;
+	if (*g && (gethostname(host, sizeof(host) - 1) != 0 || !*host))
+		snprintf(host, sizeof(host), "localhost");
+	if (*g)
+		snprintf(c->client_id_buf, sizeof(c->client_id_buf), "telewire-ingest-%s-%s", g, host);
+	else
+		snprintf(c->client_id_buf, sizeof(c->client_id_buf), "telewire-ingest");
+	c->client_id = c->client_id_buf;
+	return TW_OK;
+}
+
 int ingest__config_parse(struct ingest_config *cfg, struct ingest_routes *rt, int argc,
 			 char **argv)
 {
@@ -122,6 +304,10 @@ int ingest__config_parse(struct ingest_config *cfg, struct ingest_routes *rt, in
 	spec.nopts = config__nopts;
 	rc = tw_opts_parse(&spec, argc, argv);
 	if (rc == TW_OK)
+		rc = config__session(cfg);
+	if (rc == TW_OK)
+		rc = config__filters(cfg);
+	if (rc == TW_OK)
 		rc = config__sections(argc, argv, cfg, rt);
 	return rc;
 }
@@ -132,5 +318,7 @@ void ingest__config_free(struct ingest_config *cfg)
 
 	spec.nopts = config__nopts;
 	tw_opts_free(&spec);
-	(void)cfg;
+	for (size_t i = 0; i < cfg->nsubscriptions; i++)
+		free(cfg->subscriptions[i]);
+	cfg->nsubscriptions = 0;
 }

@@ -49,6 +49,27 @@ int ingest__topic_device(const char *topic, char *device, size_t len)
 	return TW_OK;
 }
 
+int ingest__topic_device_at(const char *topic, long long level, char *device, size_t len)
+{
+	const char *p = topic, *end;
+
+	if (level <= 0)
+		return ingest__topic_device(topic, device, len);
+	for (long long i = 1; i < level; i++) {
+		if (!(p = strchr(p, '/')))
+			return TW_ERR_INVAL;
+		p++;
+	}
+	end = strchr(p, '/');
+	if (!end)
+		end = p + strlen(p);
+	if (end == p || (size_t)(end - p) >= len || (size_t)(end - p) > TW_RECORD_MAX_DEVICE)
+		return TW_ERR_INVAL;
+	memcpy(device, p, (size_t)(end - p));
+	device[end - p] = '\0';
+	return TW_OK;
+}
+
 static void ingest__reject(struct ingest *ing, const char *device, const char *topic,
 			   const void *payload, size_t len, const char *reason, int rc)
 {
@@ -129,10 +150,12 @@ static void ingest__process(struct ingest *ing, struct ingest_route *route,
 	ing->st.stored += stored;
 }
 
-static void ingest__queue_emits(struct ingest *ing, const struct tw_record *r, const char *key)
+/* Events carry no conflation key: a later telemetry message of the same
+ * device must not replace an alert in a slow client's queue. */
+static void ingest__queue_emits(struct ingest *ing, const struct tw_record *r)
 {
 	for (const struct tw_record_emit *e = tw_record_emits(r); e; e = e->next) {
-		char *env = ingest__envelope_text(e->group, e->method, e->json_args, key);
+		char *env = ingest__envelope_text(e->group, e->method, e->json_args, NULL);
 
 		if (env)
 			ingest__queue_push(&ing->queue, env);
@@ -141,7 +164,8 @@ static void ingest__queue_emits(struct ingest *ing, const struct tw_record *r, c
 	}
 }
 
-/* One envelope per group of the route, plus what plugins emitted. */
+/* One envelope per group of the route (none when a plugin held the record
+ * back with set_publish), plus what plugins emitted. */
 static void ingest__queue_record(struct ingest *ing, struct ingest_route *route,
 				 const struct tw_record *r)
 {
@@ -150,8 +174,8 @@ static void ingest__queue_record(struct ingest *ing, struct ingest_route *route,
 
 	if (!key)
 		key = tw_record_device(r);
-	ingest__queue_emits(ing, r, key);
-	if (!route->ngroups || !(args = ingest__record_args(r)))
+	ingest__queue_emits(ing, r);
+	if (!route->ngroups || !tw_record_publish(r) || !(args = ingest__record_args(r)))
 		return;
 	for (size_t g = 0; g < route->ngroups; g++) {
 		char *env = ingest__envelope(route->groups[g], "telemetry", args, key);
@@ -172,8 +196,12 @@ static void ingest__handle(struct ingest *ing, const char *topic, const void *pa
 	int rc;
 
 	ing->st.received++;
-	if (ingest__topic_device(topic, device, sizeof(device)) != TW_OK) {
-		snprintf(reason, sizeof(reason), "topic has no device id after \"devices/\"");
+	if (ingest__topic_device_at(topic, ing->cfg->device_level, device, sizeof(device)) != TW_OK) {
+		if (ing->cfg->device_level > 0)
+			snprintf(reason, sizeof(reason), "topic has no device id at level %lld "
+				 "(--device-level)", ing->cfg->device_level);
+		else
+			snprintf(reason, sizeof(reason), "topic has no device id after \"devices/\"");
 		ingest__reject(ing, "_unknown", topic, payload, len, reason, TW_ERR_INVAL);
 		return;
 	}
@@ -256,15 +284,18 @@ static void ingest__limits(struct ingest *ing, const struct ingest_config *c)
 static int ingest__start_mqtt(struct ingest *ing)
 {
 	const struct ingest_config *c = ing->cfg;
-	const char *subs[1] = { c->topic };
 	struct tw_mqtt_config pub = {
 		.uri = c->mqtt_uri, .client_id_prefix = "telewire-ingest-pub",
 		.max_pending = (int)c->max_pending,
 	};
+	/* exclusive: a second ingest with our client id takes the session
+	 * over; this one then stops instead of taking it back in a loop. */
 	struct tw_mqtt_config sub = {
 		.uri = c->mqtt_uri, .client_id = c->client_id, .persistent = 1,
-		.session_expiry = 3600, .subscriptions = subs, .nsubscriptions = 1,
-		.sub_qos = 1, .on_message = ingest__on_message, .ctx = ing,
+		.session_expiry = (int)c->session_expiry_s,
+		.subscriptions = (const char *const *)c->subscriptions,
+		.nsubscriptions = c->nsubscriptions, .sub_qos = 1,
+		.on_message = ingest__on_message, .ctx = ing, .exclusive = 1,
 	};
 	int rc = tw_mqtt_start(&ing->pub, &pub);
 

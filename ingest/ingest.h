@@ -57,6 +57,9 @@ void ingest__on_message(void *ctx, const char *topic, const void *payload, size_
 
 /* The device id in a topic: the level after "devices/". TW_OK or TW_ERR_INVAL. */
 int ingest__topic_device(const char *topic, char *device, size_t len);
+/* The same from level `level` of the topic (1: the first); level 0 is the
+ * rule above. An empty or too long level is TW_ERR_INVAL. */
+int ingest__topic_device_at(const char *topic, long long level, char *device, size_t len);
 
 /* Writes the counters in Prometheus text format (a tw_metrics_fill_fn; ctx: ingest). */
 void ingest__metrics_fill(void *ctx, FILE *out);

@@ -136,16 +136,23 @@ export function mosquittoPath() {
 /**
  * Starts a private mosquitto on a free loopback port for one test, with its
  * own config in a temp dir; stopped when the test ends. Options:
- * maxQueued (max_queued_messages, default 100000), port (to restart on the same port).
+ * maxQueued (max_queued_messages, default 100000), port (to restart on the same port),
+ * persistenceDir (persistence on, its database in that directory: a broker
+ * started again with the same directory has the sessions and queued messages
+ * the previous one saved when it stopped; the directory is made writable for
+ * all, as mosquitto started by root runs as user mosquitto).
  */
 export async function startBroker(t, opts = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'telewire-mosq-'));
+  if (opts.persistenceDir) fs.chmodSync(opts.persistenceDir, 0o777);
   const port = opts.port || await freePort();
   const conf = path.join(dir, 'mosquitto.conf');
   fs.writeFileSync(conf, [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
-    'persistence false',
+    ...(opts.persistenceDir
+      ? ['persistence true', `persistence_location ${opts.persistenceDir.replace(/\/?$/, '/')}`]
+      : ['persistence false']),
     `max_queued_messages ${opts.maxQueued ?? 100000}`,
     'max_inflight_messages 0',
     'set_tcp_nodelay true',

@@ -29,6 +29,9 @@ struct tw_mqtt_config {
 	tw_mqtt_message_fn on_message;	/* NULL: no subscriptions expected */
 	void *ctx;
 	int max_pending;		/* publishes not yet acknowledged; 0: 1024 */
+	int exclusive;			/* 1: when another client takes the session over
+					 * (same client id), stop reconnecting and set
+					 * taken_over in the stats; the owner decides */
 };
 
 /* Creates the client and starts connecting; returns at once. The
@@ -69,6 +72,7 @@ struct tw_mqtt_stats {
 	unsigned long long published, publish_failed, received;
 	unsigned long long connects, connection_lost;
 	int pending, connected;
+	int taken_over;		/* the broker handed our session to another client */
 };
 void tw_mqtt_get_stats(struct tw_mqtt *m, struct tw_mqtt_stats *out);
 
