@@ -331,6 +331,9 @@ int tw_mqtt_start(struct tw_mqtt **out, const struct tw_mqtt_config *cfg)
 	rc = mqtt__copy_config(m, cfg);
 	if (rc != TW_OK)
 		goto fail;
+	/* Paho refuses a publish when maxBufferedMessages (default 100) are
+	 * queued inside it, even while connected: our own window is the limit. */
+	co.maxBufferedMessages = m->cfg.max_pending + 16;
 	rc = MQTTAsync_createWithOptions(&m->client, m->uri, m->client_id,
 					 MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
 	if (rc != MQTTASYNC_SUCCESS) {
@@ -468,6 +471,8 @@ int tw_mqtt_publish_tracked(struct tw_mqtt *m, const char *topic, const void *pa
 	m->stats.publish_failed++;
 	mqtt__signal(m);
 	pthread_mutex_unlock(&m->lock);
+	if (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES)
+		return TW_ERR_FULL;
 	return rc == MQTTASYNC_DISCONNECTED ? TW_ERR_AGAIN : TW_ERR_MQTT;
 }
 

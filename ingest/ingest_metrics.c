@@ -35,7 +35,7 @@ void ingest__metrics_fill(void *ctx, FILE *out)
 	C("duplicates_total", s->duplicates, "redelivered records dropped by key");
 	C("db_errors_total", s->db_errors, "history write errors");
 	C("unrouted_total", s->unrouted, "records no route matched");
-	C("published_total", s->published, "result batches published to hubs");
+	C("published_total", s->published, "results (envelopes) published to hubs");
 	C("publish_failed_total", s->publish_failed, "result batches that failed");
 	C("queue_dropped_total", ingest__queue_dropped(&ing->queue),
 	  "results dropped from the full publish queue (oldest first)");

@@ -1,0 +1,230 @@
+/* bench_sub.c -- load subscriber: counts messages, or strings inside them, from first to last */
+#include <MQTTAsync.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_util.h"
+
+#define PROG "bench_sub"
+
+struct sub {
+	const char *uri, *topic, *count_string, *also_string, *client_id;
+	long long qos, expect, timeout_s, idle_ms;
+	MQTTAsync c;
+	atomic_int state;	/* 0 connecting, 1 connected, 2 subscribed, -1 failed or lost */
+	atomic_llong messages, counted, also, bytes;
+	atomic_llong first_us, last_us;
+};
+
+static void sub__usage(void)
+{
+	fprintf(stderr,
+		"usage: " PROG " --mqtt URI [--topic FILTER] [--qos 0|1] [--expect N]\n"
+		"       [--count-string TEXT] [--also-count TEXT] [--timeout S] [--idle-ms MS]\n"
+		"       [--client-id ID]\n"
+		"Counts the messages on FILTER (or, with --count-string, the times TEXT occurs in\n"
+		"them) until --expect are counted, nothing came for --idle-ms after the first, or\n"
+		"--timeout passed; --also-count counts a second TEXT beside (\"also\"). Prints\n"
+		"\"subscribed\" once ready, then one RESULT line.\n");
+}
+
+static int sub__parse(struct sub *s, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int rc = 0;
+
+		if (!v) {
+			sub__usage();
+			return -1;
+		}
+		i++;
+		if (strcmp(a, "--mqtt") == 0)
+			s->uri = v;
+		else if (strcmp(a, "--topic") == 0)
+			s->topic = v;
+		else if (strcmp(a, "--count-string") == 0)
+			s->count_string = *v ? v : NULL;
+		else if (strcmp(a, "--also-count") == 0)
+			s->also_string = *v ? v : NULL;
+		else if (strcmp(a, "--client-id") == 0)
+			s->client_id = v;
+		else if (strcmp(a, "--qos") == 0)
+			rc = bench_arg_ll(PROG, a, v, 0, 1, &s->qos);
+		else if (strcmp(a, "--expect") == 0)
+			rc = bench_arg_ll(PROG, a, v, 0, 1000000000, &s->expect);
+		else if (strcmp(a, "--timeout") == 0)
+			rc = bench_arg_ll(PROG, a, v, 1, 3600, &s->timeout_s);
+		else if (strcmp(a, "--idle-ms") == 0)
+			rc = bench_arg_ll(PROG, a, v, 10, 3600000, &s->idle_ms);
+		else {
+			sub__usage();
+			return -1;
+		}
+		if (rc)
+			return -1;
+	}
+	if (!s->uri) {
+		sub__usage();
+		return -1;
+	}
+	return 0;
+}
+
+/* Occurrences of needle in the len bytes at p (not NUL-terminated). */
+static long long sub__occurrences(const char *p, size_t len, const char *needle)
+{
+	size_t nlen = strlen(needle);
+	long long n = 0;
+	const char *end = p + len, *hit;
+
+	while ((size_t)(end - p) >= nlen && (hit = memmem(p, (size_t)(end - p), needle, nlen))) {
+		n++;
+		p = hit + nlen;
+	}
+	return n;
+}
+
+static int sub__on_arrived(void *ctx, char *topic, int tlen, MQTTAsync_message *m)
+{
+	struct sub *s = ctx;
+	int64_t now = bench_wall_us();
+	long long zero = 0;
+	long long n = s->count_string
+		      ? sub__occurrences(m->payload, (size_t)m->payloadlen, s->count_string) : 1;
+
+	atomic_compare_exchange_strong(&s->first_us, &zero, now);
+	atomic_store_explicit(&s->last_us, now, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->messages, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->bytes, m->payloadlen, memory_order_relaxed);
+	if (s->also_string)
+		atomic_fetch_add_explicit(&s->also, sub__occurrences(m->payload, (size_t)m->payloadlen,
+								     s->also_string),
+					  memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->counted, n, memory_order_relaxed);
+	MQTTAsync_freeMessage(&m);
+	MQTTAsync_free(topic);
+	return 1;
+}
+
+static void sub__on_lost(void *ctx, char *cause)
+{
+	struct sub *s = ctx;
+
+	fprintf(stderr, PROG ": connection lost%s%s\n", cause ? ": " : "", cause ? cause : "");
+	atomic_store(&s->state, -1);
+}
+
+static void sub__on_subscribed(void *ctx, MQTTAsync_successData5 *r)
+{
+	struct sub *s = ctx;
+
+	if (r->reasonCode >= 0x80) {
+		fprintf(stderr, PROG ": subscription refused: %s\n",
+			MQTTReasonCode_toString(r->reasonCode));
+		atomic_store(&s->state, -1);
+		return;
+	}
+	atomic_store(&s->state, 2);
+}
+
+static void sub__on_failed(void *ctx, MQTTAsync_failureData5 *r)
+{
+	struct sub *s = ctx;
+
+	fprintf(stderr, PROG ": %s\n", r && r->message ? r->message
+		: MQTTAsync_strerror(r ? r->code : -1));
+	atomic_store(&s->state, -1);
+}
+
+static void sub__on_connected(void *ctx, MQTTAsync_successData5 *r)
+{
+	struct sub *s = ctx;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+
+	ro.onSuccess5 = sub__on_subscribed;
+	ro.onFailure5 = sub__on_failed;
+	ro.context = s;
+	atomic_store(&s->state, 1);
+	if (MQTTAsync_subscribe(s->c, s->topic, (int)s->qos, &ro) != MQTTASYNC_SUCCESS)
+		atomic_store(&s->state, -1);
+}
+
+static int sub__connect(struct sub *s)
+{
+	MQTTAsync_createOptions cro = MQTTAsync_createOptions_initializer5;
+	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer5;
+	int64_t deadline = bench_mono_us() + 10000000;
+
+	if (MQTTAsync_createWithOptions(&s->c, s->uri, s->client_id, MQTTCLIENT_PERSISTENCE_NONE,
+					NULL, &cro) != MQTTASYNC_SUCCESS)
+		return -1;
+	MQTTAsync_setCallbacks(s->c, s, sub__on_lost, sub__on_arrived, NULL);
+	co.cleanstart = 1;
+	co.keepAliveInterval = 30;
+	co.onSuccess5 = sub__on_connected;
+	co.onFailure5 = sub__on_failed;
+	co.context = s;
+	if (MQTTAsync_connect(s->c, &co) != MQTTASYNC_SUCCESS)
+		return -1;
+	while (atomic_load(&s->state) >= 0 && atomic_load(&s->state) < 2 &&
+	       bench_mono_us() < deadline)
+		bench_sleep_us(1000);
+	return atomic_load(&s->state) == 2 ? 0 : -1;
+}
+
+/* Waits for the end: expected count, idle after the first message, or the timeout. */
+static void sub__wait(struct sub *s)
+{
+	int64_t deadline = bench_mono_us() + s->timeout_s * 1000000;
+
+	while (bench_mono_us() < deadline && atomic_load(&s->state) == 2) {
+		int64_t last = atomic_load(&s->last_us);
+
+		if (s->expect && atomic_load(&s->counted) >= s->expect)
+			break;
+		if (last && bench_wall_us() - last > s->idle_ms * 1000)
+			break;
+		bench_sleep_us(5000);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct sub s = {
+		.topic = "devices/+/telemetry", .client_id = "bench-sub", .qos = 1,
+		.timeout_s = 60, .idle_ms = 3000,
+	};
+	MQTTAsync_disconnectOptions dop = MQTTAsync_disconnectOptions_initializer5;
+	long long counted, first, last;
+	double secs;
+
+	if (sub__parse(&s, argc, argv) != 0)
+		return 2;
+	if (sub__connect(&s) != 0) {
+		fprintf(stderr, PROG ": cannot subscribe to %s on %s\n", s.topic, s.uri);
+		if (s.c)
+			MQTTAsync_destroy(&s.c);
+		return 1;
+	}
+	printf("subscribed to %s (QoS %lld)\n", s.topic, s.qos);
+	fflush(stdout);
+	sub__wait(&s);
+	counted = atomic_load(&s.counted);
+	first = atomic_load(&s.first_us);
+	last = atomic_load(&s.last_us);
+	secs = last > first ? (double)(last - first) / 1e6 : 0;
+	printf("RESULT counted=%lld also=%lld messages=%lld bytes=%lld seconds=%.3f rate=%.0f "
+	       "first_us=%lld last_us=%lld\n", counted, (long long)atomic_load(&s.also),
+	       (long long)atomic_load(&s.messages),
+	       (long long)atomic_load(&s.bytes), secs, secs > 0 ? (double)counted / secs : 0,
+	       first, last);
+	fflush(stdout);
+	dop.timeout = 500;
+	MQTTAsync_disconnect(s.c, &dop);
+	bench_sleep_us(100000);
+	MQTTAsync_destroy(&s.c);
+	return s.expect && counted < s.expect ? 1 : 0;
+}
