@@ -699,7 +699,7 @@ static enum MHD_Result http__route(struct tw_http *s, struct MHD_Connection *con
 
 	if (strcmp(method, "OPTIONS") == 0)
 		return http__preflight(con);
-	if (tw_hub_stopping(s->hub) && strstr(url, "negotiate")) /* open connections go on */
+	if (strstr(url, "negotiate") && tw_hub_stopping(s->hub)) /* open connections go on */
 		return http__error(con, MHD_HTTP_SERVICE_UNAVAILABLE, "The hub is shutting down.");
 	if (post && strcmp(url, "/api/negotiate") == 0)
 		return http__api_negotiate(s, con);

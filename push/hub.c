@@ -162,15 +162,25 @@ int tw_hub_claim(struct tw_hub *h, const char *token, const char *user,
 	return rc;
 }
 
-void tw_hub_unclaim(struct tw_hub *h, const char *token)
+enum pending_flag { PENDING_CLAIMED, PENDING_POSTING };
+
+/* Clears one flag of a pending entry, if the entry still exists. */
+static void pending__clear(struct tw_hub *h, const char *token, enum pending_flag flag)
 {
 	struct hub_pending *p;
 
 	pthread_mutex_lock(&h->lock);
 	p = tw_strmap_get(&h->pending, token);
-	if (p)
+	if (p && flag == PENDING_CLAIMED)
 		p->claimed = 0;
+	else if (p)
+		p->posting = 0;
 	pthread_mutex_unlock(&h->lock);
+}
+
+void tw_hub_unclaim(struct tw_hub *h, const char *token)
+{
+	pending__clear(h, token, PENDING_CLAIMED);
 }
 
 static void pending__drop(struct tw_hub *h, const char *token)
@@ -345,13 +355,7 @@ int tw_hub_post_begin(struct tw_hub *h, const char *token)
 
 void tw_hub_post_end(struct tw_hub *h, const char *token)
 {
-	struct hub_pending *p;
-
-	pthread_mutex_lock(&h->lock);
-	p = tw_strmap_get(&h->pending, token);
-	if (p)
-		p->posting = 0;
-	pthread_mutex_unlock(&h->lock);
+	pending__clear(h, token, PENDING_POSTING);
 }
 
 int tw_hub_post_bytes(struct tw_hub *h, const char *token, const void *data, size_t len)
