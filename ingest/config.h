@@ -9,9 +9,11 @@
 struct ingest_config {
 	char *mqtt_uri, *topic, *client_id, *hub, *history, *plugin_dir, *log_level, *listen;
 	char *shared_group;		/* "": plain subscriptions */
+	char *journal;			/* "": next to the history file */
 	long long max_payload, max_fields, max_string, max_records, max_future_s;
 	long long queue_max, batch_max, batch_bytes, linger_ms, max_pending;
 	long long stats_interval_s, device_level, session_expiry_s;
+	long long commit_ms, commit_max;
 	const char *config_path;	/* --config FILE, or NULL (points into argv) */
 	/* Derived from the above once they are checked: */
 	char *subscriptions[INGEST_MAX_FILTERS]; /* as subscribed, "$share/G/" included */

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "decode.h"
+#include "journal.h"
 #include "queue.h"
 #include "routes.h"
 #include "telewire/history.h"
@@ -19,6 +20,7 @@ struct ingest_stats {
 	atomic_ullong stored, duplicates, db_errors, unrouted;
 	atomic_ullong transform_failed, transform_dropped;
 	atomic_ullong published, publish_failed, emit_invalid;
+	atomic_ullong commits, replayed, journal_errors;
 };
 
 struct ingest {
@@ -30,8 +32,22 @@ struct ingest {
 	struct ingest_queue queue;
 	pthread_t flusher;
 	int flusher_started;
-	pthread_mutex_t msg_lock;	/* held while a message is handled */
+	pthread_mutex_t msg_lock;	/* held while a message is handled, and by commits */
 	int closed;			/* under msg_lock: drop further messages */
+	atomic_int stopping;		/* give up waiting for the journal */
+	/* Group commit (history on), all under msg_lock: messages are added to
+	 * an open transaction, and journaled first; see journal.h. */
+	struct ingest_journal journal;
+	int tx_open;
+	int64_t tx_start;		/* mono ms of its first message */
+	size_t tx_msgs;
+	unsigned long long tx_stored;	/* records it will have stored */
+	int redo;			/* a commit failed: replay the journal first */
+	off_t published_end;		/* journal records before it had their results published */
+	int replaying, replay_publish;
+	pthread_t committer;
+	pthread_cond_t commit_wake;
+	int committer_started;
 	atomic_llong stop_deadline;	/* mono ms: the flusher gives up after it */
 	char results_topic[256];
 	struct ingest_stats st;
@@ -46,12 +62,17 @@ struct ingest {
 int ingest__start(struct ingest *ing, const struct ingest_config *cfg,
 		  struct ingest_routes *routes, struct tw_history *history);
 
+/* The journal's path for cfg (history on): --journal, or next to the
+ * history file, named after the client id. Caller frees. */
+char *ingest__journal_path(const struct ingest_config *cfg);
+
 /* Stops consuming, publishes what is queued (up to a few seconds), stops
  * the publisher. */
 void ingest__stop(struct ingest *ing);
 
 /* One message as Paho delivers it (a tw_mqtt_message_fn; ctx: ingest).
- * When it returns, the message's records are committed to history. */
+ * When it returns, the message is in the journal (history on), and its
+ * records are committed within --commit-ms. */
 void ingest__on_message(void *ctx, const char *topic, const void *payload, size_t len,
 			int qos);
 

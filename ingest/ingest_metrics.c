@@ -32,6 +32,9 @@ void ingest__metrics_fill(void *ctx, FILE *out)
 	C("plugin_errors_total", s->transform_failed, "records a plugin failed on (dropped)");
 	C("plugin_dropped_total", s->transform_dropped, "records a plugin chose to drop");
 	C("stored_total", s->stored, "records committed to history");
+	C("commits_total", s->commits, "history transactions committed (each a group of messages)");
+	C("replayed_total", s->replayed, "messages stored again from the journal");
+	C("journal_errors_total", s->journal_errors, "journal writes, resets or replays that failed");
 	C("duplicates_total", s->duplicates, "redelivered records dropped by key");
 	C("db_errors_total", s->db_errors, "history write errors");
 	C("unrouted_total", s->unrouted, "records no route matched");

@@ -138,8 +138,11 @@ test('good telemetry reaches its groups and history once; bad telemetry is dead-
   assert.equal(dead['temp-4'].reason, 'ts is 2 days in the future (limit 300 s)');
   assert.equal(seen.dead.length, 5);
 
-  // History: the good records once each, with the transformed values.
-  const rows = history(db, 'query', '--device', 'veh-1', '--keys', 'speed,speed_avg');
+  // History: the good records once each, with the transformed values, once
+  // their group commit is done (--commit-ms after the last one).
+  let rows = [];
+  await waitFor(() => (rows = history(db, 'query', '--device', 'veh-1', '--keys', 'speed,speed_avg')).length >= 4,
+    5000, 'veh-1 in history');
   assert.deepEqual(rows.map((r) => [r.key, r.ts, r.value]),
     [['speed', T, 36], ['speed', T + 1000, 72], ['speed_avg', T, 36], ['speed_avg', T + 1000, 54]]);
   const trows = history(db, 'query', '--device', 'temp-1', '--keys', 'temp', '--start', `${T + 500}`, '--order', 'desc');
@@ -164,7 +167,9 @@ test('good telemetry reaches its groups and history once; bad telemetry is dead-
   await waitFor(() => of(seen, 'temp-1').length >= 4, 10000, 'temp-1 seq 4 after the restart');
   const after = of(seen, 'veh-1', 'fleet').map((e) => e.args[0].seq);
   assert.deepEqual(after, [1, 2, 4], 'the duplicate was not republished after the restart');
-  const speeds = history(db, 'query', '--device', 'veh-1', '--keys', 'speed');
+  let speeds = [];
+  await waitFor(() => (speeds = history(db, 'query', '--device', 'veh-1', '--keys', 'speed')).length >= 3,
+    5000, 'veh-1 seq 4 in history');
   assert.deepEqual(speeds.map((x) => x.ts), [T, T + 1000, T + 2000]);
   assert.equal((await ingest.stop()).code, 0);
   assert.match(ingest.output(), /duplicates 1,/);

@@ -1,7 +1,8 @@
 // ingest_delivery.test.mjs -- ingest's delivery guarantees with real processes: kill -9, broker restart, shared subscriptions, topic filters
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
@@ -419,4 +420,80 @@ test('start-up: topic filters without a device id, bad share names and a second 
     `${broker.uri} as client id ${id}`), second.stderr);
   assert.ok(!/session resumed|connected to/.test(second.stderr), 'the second one connected all the same');
   await stopClean(first, 'the first shared worker');
+});
+
+test('kill -9 while a group commit is pending: the journal is stored at the next start, a torn tail skipped', async (t) => {
+  const dir = tmpDir(t);
+  const db = path.join(dir, 'history.db');
+  const broker = await startBroker(t);
+  const mport = await freePort();
+  const id = `dlv-journal-${broker.port}`;
+  const results = await watchResults(t, broker.url);
+  // A commit only after a minute or a million messages: all of them wait in the journal.
+  let ingest = startProc(t, 'telewire-ingest', ingestArgs(broker, db, id, mport,
+    ['--commit-ms', '60000', '--commit-max', '1000000']));
+  await ingest.waitForLog(/subscribed to devices\/\+\/telemetry \(QoS 1\)/);
+  const msgs = stream('veh-j', 50);
+  const sent = new Set(msgs.map(key));
+  const { acked, failed } = await publish(broker.url, msgs, { rate: 5000 });
+  assert.deepEqual(failed, []);
+  assert.equal(acked.size, msgs.length);
+  await waitFor(async () => (await metrics(mport)).get('telewire_ingest_received_total') === msgs.length,
+    20000, `ingest to receive all ${msgs.length} messages`);
+  await waitFor(() => results.size === msgs.length, 10000, 'their results');
+  const m = await metrics(mport);
+  assert.equal(m.get('telewire_ingest_stored_total'), 0, 'nothing committed yet');
+  assert.equal(seenCount(db), 0, 'nothing committed yet');
+  await ingest.stop('SIGKILL');
+  const journal = `${db}.${id}.journal`;
+  assert.ok(fs.statSync(journal).size > msgs.length * 40, `the journal ${journal} holds the messages`);
+  fs.appendFileSync(journal, Buffer.from('TWJ1 a record cut short by a power cut'));
+
+  ingest = startProc(t, 'telewire-ingest', ingestArgs(broker, db, id, mport));
+  await ingest.waitForLog(new RegExp(`journal \\S+: ${msgs.length} messages replayed`));
+  assert.match(ingest.output(), /bytes after the last whole message ignored \(a torn write\)/);
+  await drained(db, msgs.length, 10000, 'after the replay');
+  assertExactlyOnce(db, sent, sent, 'journal replay');
+  const after = await metrics(mport);
+  assert.equal(after.get('telewire_ingest_replayed_total'), msgs.length);
+  assert.equal(after.get('telewire_ingest_stored_total'), msgs.length);
+  assert.equal(fs.statSync(journal).size, 0, 'the journal is emptied once stored');
+  const twice = [...results].filter(([, n]) => n > 1).map(([k, n]) => `${k} x${n}`);
+  assert.equal(twice.length, 0, `results published again by the replay: ${few(twice)}`);
+  await stopClean(ingest, 'ingest after the replay');
+});
+
+test('history locked past the busy timeout: messages wait in the journal and are stored after, none lost', async (t) => {
+  const dir = tmpDir(t);
+  const db = path.join(dir, 'history.db');
+  const broker = await startBroker(t);
+  const mport = await freePort();
+  const id = `dlv-locked-${broker.port}`;
+  const results = await watchResults(t, broker.url);
+  const ingest = startProc(t, 'telewire-ingest', ingestArgs(broker, db, id, mport));
+  await ingest.waitForLog(/subscribed to devices\/\+\/telemetry \(QoS 1\)/);
+  // Another writer holds the database for 7 s, longer than ingest's 5 s busy timeout.
+  const locker = spawn('sqlite3', [db], { stdio: ['pipe', 'ignore', 'pipe'] });
+  t.after(() => locker.kill('SIGKILL'));
+  locker.stdin.write('BEGIN IMMEDIATE;\nCREATE TABLE IF NOT EXISTS lock_probe(x);\n');
+  await sleep(300);
+  const msgs = stream('veh-l', 20);
+  const sent = new Set(msgs.map(key));
+  const { acked, failed } = await publish(broker.url, msgs, { rate: 2000 });
+  assert.deepEqual(failed, []);
+  assert.equal(acked.size, msgs.length);
+  await ingest.waitForLog(/history: cannot begin a transaction: database is locked/, 15000);
+  assert.equal(seenCount(db), 0);
+  await sleep(7000 - 300);
+  locker.stdin.end('ROLLBACK;\n.quit\n');
+  await drained(db, msgs.length, 30000, 'after the lock is gone');
+  assertExactlyOnce(db, sent, sent, 'locked database');
+  await waitFor(() => results.size === msgs.length, 10000,
+    `a result for each message (has ${results.size} of ${msgs.length})`);
+  const twice = [...results].filter(([, n]) => n > 1).map(([k, n]) => `${k} x${n}`);
+  assert.equal(twice.length, 0, `results published twice: ${few(twice)}`);
+  const m = await metrics(mport);
+  assert.ok(m.get('telewire_ingest_db_errors_total') >= 1, 'the failed begin is counted');
+  assert.equal(m.get('telewire_ingest_stored_total'), msgs.length);
+  await stopClean(ingest, 'ingest after the lock');
 });

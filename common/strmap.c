@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "telewire/error.h"
-#include "strmap.h"
+#include "telewire/strmap.h"
 
 static size_t strmap__hash(const char *s)
 {
