@@ -292,8 +292,8 @@ static int ingest__redo(struct ingest *ing)
 		ing->redo = 1;
 	}
 	if (torn)
-		tw_warn("journal %s: %zu bytes after the last whole message ignored (a torn "
-			"write)", ing->journal.path, torn);
+		tw_warn("journal %s: a message cut short after the last whole one ignored (it "
+			"was never acknowledged)", ing->journal.path);
 	if (!ing->redo)
 		ingest__commit(ing);
 	if (ing->redo) {
