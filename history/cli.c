@@ -1,4 +1,4 @@
-/* cli.c -- telewire-history: list devices and keys, query values and aggregates, apply retention */
+/* cli.c -- telewire-history: list devices and keys, query values and aggregates, roll up, apply retention */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdint.h>
@@ -14,7 +14,7 @@
 
 struct cli {
 	char *db, *device, *keys, *format, *order, *agg_name;
-	long long start, end, limit, interval, days, before, batch;
+	long long start, end, limit, interval, days, before, batch, rollup_days;
 	int vacuum;
 	enum tw_history_agg agg;
 	const char *command;
@@ -181,13 +181,43 @@ static int cli__vacuum(struct cli *c, int64_t *freed, int64_t *left)
 	return TW_OK;
 }
 
+/* Runs the rollup pass until nothing is pending, 200 ms per call, paced. */
+static int cli__rollup(struct cli *c)
+{
+	struct tw_history_rollup_stats st = { 0 };
+	int64_t t0 = tw_mono_ms(), t;
+	int rc;
+
+	do {
+		t = tw_mono_ms();
+		if ((rc = tw_history_rollup_step(c->h, 200, &st)) == TW_ERR_AGAIN)
+			cli__pace(t);
+	} while (rc == TW_ERR_AGAIN);
+	if (rc != TW_OK)
+		return rc;
+	printf("rolled up %" PRIu64 " devices: %" PRIu64 " device-hours, %" PRIu64
+	       " buckets written in %" PRId64 " ms; nothing is pending\n", st.devices, st.chunks,
+	       st.buckets, tw_mono_ms() - t0);
+	return TW_OK;
+}
+
+/* The rollups' cutoff: --rollup-days, else ten times as old as the samples' one. */
+static int64_t cli__rollup_before(const struct cli *c, int64_t now, int64_t before)
+{
+	int64_t cut = c->rollup_days > 0 ? now - c->rollup_days * 86400000LL
+			: before < now ? now - (now - before) * 10 : before;
+
+	return cut > 0 ? cut : 1;	/* 0 would mean "with the samples" */
+}
+
 static int cli__retain(struct cli *c)
 {
 	struct tw_history_retain r = { .batch = (size_t)c->batch };
-	int64_t freed, left, t;
+	int64_t freed, left, t, now = tw_wall_ms();
 	int rc;
 
-	r.before = c->before >= 0 ? c->before : tw_wall_ms() - c->days * 86400000LL;
+	r.before = c->before >= 0 ? c->before : now - c->days * 86400000LL;
+	r.rollup_before = cli__rollup_before(c, now, r.before);
 	do {
 		t = tw_mono_ms();
 		if ((rc = tw_history_retain_step(c->h, &r)) == TW_ERR_AGAIN)
@@ -198,8 +228,9 @@ static int cli__retain(struct cli *c)
 	if (rc != TW_OK)
 		return rc;
 	printf("deleted %" PRIu64 " values and %" PRIu64 " duplicate marks older than %" PRId64
-	       " (ms since the epoch); removed %" PRIu64 " devices left without data\n",
-	       r.samples, r.seen, r.before, r.devices);
+	       " (ms since the epoch), and %" PRIu64 " rollup buckets that end by %" PRId64
+	       "; removed %" PRIu64 " devices left without data\n", r.samples, r.seen, r.before,
+	       r.rollups, r.rollup_before < r.before ? r.rollup_before : r.before, r.devices);
 	if (c->vacuum && !tw_history_vacuum_enabled(c->h))
 		printf("cannot give pages back: the file was created without "
 		       "auto_vacuum=INCREMENTAL (see docs/config.md); ");
@@ -222,6 +253,8 @@ static int cli__command_run(struct cli *c)
 	}
 	if (strcmp(c->command, "retain") == 0)
 		return cli__retain(c);
+	if (strcmp(c->command, "rollup") == 0)
+		return cli__rollup(c);
 	return cli__query(c);
 }
 
@@ -231,6 +264,7 @@ static int cli__run(struct cli *c)
 	int rc;
 
 	if (strcmp(c->format, "json") == 0 && strcmp(c->command, "retain") &&
+	    strcmp(c->command, "rollup") &&
 	    !(c->json = json_array()))
 		return TW_ERR_NOMEM;
 	rc = cli__command_run(c);
@@ -266,19 +300,24 @@ static const char *cli__command(int *argc, char **argv)
 
 static int cli__check_command(struct cli *c)
 {
-	static const char *const cmds[] = { "devices", "keys", "query", "retain" };
+	static const char *const cmds[] = { "devices", "keys", "query", "retain", "rollup" };
 	int ok = 0;
 
 	for (size_t i = 0; c->command && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		ok |= strcmp(c->command, cmds[i]) == 0;
 	if (!ok) {
-		fprintf(stderr, "telewire-history: expected a command: devices, keys, query or retain "
-			"(see --help)\n");
+		fprintf(stderr, "telewire-history: expected a command: devices, keys, query, rollup "
+			"or retain (see --help)\n");
 		return 2;
 	}
 	if (strcmp(c->command, "retain") == 0 && (c->days > 0) == (c->before >= 0)) {
 		fprintf(stderr, "telewire-history: retain needs --days N or --before MS (one of "
 			"them)\n");
+		return 2;
+	}
+	if (c->rollup_days > 0 && c->days > 0 && c->rollup_days < c->days) {
+		fprintf(stderr, "telewire-history: --rollup-days (%lld) is less than --days (%lld): "
+			"rollups are kept at least as long as the values\n", c->rollup_days, c->days);
 		return 2;
 	}
 	return 0;
@@ -331,11 +370,13 @@ int main(int argc, char **argv)
 		  "retain: delete what is older than this ts (instead of --days)" },
 		{ "batch", NULL, NULL, TW_OPT_INT, &c.batch, 1, 10000000, "N",
 		  "retain: rows deleted per transaction (default 10000)" },
+		{ "rollup-days", NULL, NULL, TW_OPT_INT, &c.rollup_days, 1, 1000000, "N",
+		  "retain: keep the 1-minute and 1-hour rollups of the last N days (default: 10 times --days)" },
 		{ "vacuum", NULL, NULL, TW_OPT_BOOL, &c.vacuum, 0, 0, NULL,
 		  "retain: give the freed pages back to the file system (default: keep them for new data)" },
 	};
 	const struct tw_opts_spec spec = { "telewire-history",
-		"Query the telemetry history: COMMAND is devices, keys, query or retain.",
+		"Query the telemetry history: COMMAND is devices, keys, query, rollup or retain.",
 		opts, sizeof(opts) / sizeof(opts[0]), NULL, NULL, NULL };
 	char err[512];
 	int rc;
@@ -349,7 +390,8 @@ int main(int argc, char **argv)
 	c.format = c.format ? c.format : "table";
 	c.order = c.order ? c.order : "asc";
 	if ((rc = cli__check(&c)) == 0) {
-		int ro = strcmp(c.command, "retain") ? TW_HISTORY_READONLY : TW_HISTORY_NOCREATE;
+		int ro = strcmp(c.command, "retain") && strcmp(c.command, "rollup")
+			 ? TW_HISTORY_READONLY : TW_HISTORY_NOCREATE;
 
 		if (tw_history_open(c.db, ro, &c.h, err, sizeof(err)) != TW_OK) {
 			fprintf(stderr, "telewire-history: %s\n", err);

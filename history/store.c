@@ -1,4 +1,5 @@
 /* store.c -- the SQLite telemetry store: opening, schema and its version, the write path */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,38 @@ static const char history__schema[] =
 	" ts INTEGER NOT NULL, type INTEGER NOT NULL, num REAL, str TEXT,"
 	" PRIMARY KEY(device_id, key_id, ts)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS seen(device_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
-	" ts INTEGER NOT NULL, PRIMARY KEY(device_id, seq)) WITHOUT ROWID;";
+	" ts INTEGER NOT NULL, PRIMARY KEY(device_id, seq)) WITHOUT ROWID;"
+	/* Since when each device's rollups are stale: the writer lowers since to
+	 * the oldest ts it wrote for the device in a transaction, in that same
+	 * transaction; the rollup pass recomputes from there and deletes the row. */
+	"CREATE TABLE IF NOT EXISTS rollup_pending(device_id INTEGER PRIMARY KEY,"
+	" since INTEGER NOT NULL);"
+	/* Aggregates of each series per bucket of width ms (1 minute, 1 hour;
+	 * bucket: its start, a multiple of width): n values of any type, nnum
+	 * of them numbers or booleans (0/1), and their sum, min and max (NULL
+	 * without any). Written by the rollup pass (rollup.c) and retention. */
+	"CREATE TABLE IF NOT EXISTS rollups(device_id INTEGER NOT NULL, key_id INTEGER NOT NULL,"
+	" width INTEGER NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL,"
+	" nnum INTEGER NOT NULL, sum REAL, min REAL, max REAL,"
+	" PRIMARY KEY(device_id, key_id, width, bucket)) WITHOUT ROWID;"
+	/* Retention deleted the samples before raw_before: the rollup pass keeps
+	 * the buckets wholly before it as they are (they hold what was deleted). */
+	"CREATE TABLE IF NOT EXISTS rollup_horizon(id INTEGER PRIMARY KEY CHECK(id = 1),"
+	" raw_before INTEGER NOT NULL);"
+	/* A store of schema 1 has samples and no rollups: every device is
+	 * pending from its first sample (a no-op on a new or current file). */
+	"INSERT OR IGNORE INTO rollup_pending(device_id, since)"
+	" SELECT id, -9223372036854775807 FROM devices WHERE NOT EXISTS (SELECT 1 FROM rollups)"
+	" AND NOT EXISTS (SELECT 1 FROM rollup_pending);";
+
+/* The writer's connection. Samples of a thousand devices land on thousands
+ * of B-tree pages: a cache that holds them saves a read per insert, and a
+ * larger WAL between checkpoints writes each hot page into the database
+ * once per checkpoint instead of once per commit (measured with
+ * tests/perf/bench_store.c and ingest's CPU time per message). */
+static const char history__writer[] =
+	"PRAGMA cache_size=-65536;"		/* KiB: 64 MiB */
+	"PRAGMA wal_autocheckpoint=16384;";	/* pages: 64 MiB of WAL */
 
 #define HS_SERIES "FROM samples WHERE device_id = ?1 AND key_id = ?2 AND ts BETWEEN ?3 AND ?4"
 
@@ -38,6 +70,9 @@ static const char *const history__sql[HS_COUNT] = {
 		    " WHERE ?4 AND seen.ts <> excluded.ts",
 	[HS_SAMPLE] = "INSERT OR REPLACE INTO samples(device_id, key_id, ts, type, num, str)"
 		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[HS_PENDING] = "INSERT INTO rollup_pending(device_id, since) VALUES(?1, ?2)"
+		       " ON CONFLICT(device_id) DO UPDATE SET since = MIN(since, excluded.since)",
+	[HS_DATA_VERSION] = "PRAGMA data_version",
 	/* Retention walks the series in key order, one seek per series. */
 	[HS_RT_PAIR] = "SELECT device_id, key_id FROM samples WHERE (device_id, key_id) >= (?1, ?2)"
 		       " ORDER BY device_id, key_id LIMIT 1",
@@ -66,6 +101,8 @@ static const char *const history__sql[HS_COUNT] = {
 	[HS_AGG_SUM] = "SELECT SUM(num) " HS_SERIES,
 	[HS_AGG_COUNT] = "SELECT NULLIF(COUNT(*), 0) " HS_SERIES,
 };
+
+static void history__forget(struct tw_history *h, int keys);
 
 int history__exec(struct tw_history *h, enum history__stmt s)
 {
@@ -162,7 +199,8 @@ int tw_history_open(const char *path, int flags, struct tw_history **out, char *
 		tw_history_close(h);
 		return TW_ERR_DB;
 	}
-	if (!ro && history__migrate(h) != TW_OK)
+	if (!ro && (history__migrate(h) != TW_OK ||
+		    sqlite3_exec(h->db, history__writer, NULL, NULL, NULL) != SQLITE_OK))
 		return history__fail_open(h, path, err, errlen, "cannot create the schema");
 	if (history__prepare(h, ro) != TW_OK)
 		return history__fail_open(h, path, err, errlen,
@@ -179,7 +217,12 @@ void tw_history_close(struct tw_history *h)
 		tw_history_rollback(h);
 	for (int i = 0; i < HS_COUNT; i++)
 		sqlite3_finalize(h->st[i]);
+	history__rollup_free(h);
 	sqlite3_close(h->db);
+	history__forget(h, 1);
+	tw_strmap_free(&h->devices);
+	tw_strmap_free(&h->keys);
+	free(h->dirty);
 	free(h);
 }
 
@@ -188,23 +231,82 @@ const char *tw_history_errmsg(struct tw_history *h)
 	return sqlite3_errmsg(h->db);
 }
 
+static void history__free_device(void *ctx, const char *name, void *value)
+{
+	(void)ctx;
+	(void)name;
+	free(value);
+}
+
+/* Empties the device cache, and the key cache too when keys is set. */
+static void history__forget(struct tw_history *h, int keys)
+{
+	tw_strmap_each(&h->devices, history__free_device, NULL);
+	tw_strmap_free(&h->devices);
+	if (keys)
+		tw_strmap_free(&h->keys);
+	h->ndirty = 0;
+}
+
+/* PRAGMA data_version: changes when another connection commits. */
+static sqlite3_int64 history__data_version(struct tw_history *h)
+{
+	sqlite3_stmt *st = h->st[HS_DATA_VERSION];
+	sqlite3_int64 v = -1;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return v;
+}
+
 int tw_history_begin(struct tw_history *h)
 {
+	sqlite3_int64 version;
 	int rc = history__exec(h, HS_BEGIN);
 
 	h->in_tx = rc == TW_OK;
+	if (rc != TW_OK)
+		return rc;
+	version = history__data_version(h);
+	if (version != h->data_version)
+		history__forget(h, 0);
+	h->data_version = version;
+	return TW_OK;
+}
+
+/* Lowers rollup_pending.since of every device the transaction wrote. */
+static int history__mark_pending(struct tw_history *h)
+{
+	sqlite3_stmt *st = h->st[HS_PENDING];
+	int rc = TW_OK;
+
+	for (size_t i = 0; i < h->ndirty; i++) {
+		struct history__device *d = h->dirty[i];
+
+		d->dirty = 0;
+		if (rc != TW_OK)
+			continue;
+		sqlite3_bind_int64(st, 1, d->id);
+		sqlite3_bind_int64(st, 2, d->since);
+		rc = history__exec(h, HS_PENDING);
+	}
+	h->ndirty = 0;
 	return rc;
 }
 
 int tw_history_commit(struct tw_history *h)
 {
-	int rc = history__exec(h, HS_COMMIT);
+	int rc = history__mark_pending(h);
 
+	if (rc == TW_OK)
+		rc = history__exec(h, HS_COMMIT);
 	if (rc != TW_OK) {
 		tw_history_rollback(h);
 		return rc;
 	}
 	h->in_tx = 0;
+	/* Our own commit moved data_version on no other connection, and not on ours. */
 	return TW_OK;
 }
 
@@ -212,6 +314,9 @@ void tw_history_rollback(struct tw_history *h)
 {
 	history__exec(h, HS_ROLLBACK);
 	h->in_tx = 0;
+	for (size_t i = 0; i < h->ndirty; i++)
+		h->dirty[i]->dirty = 0;
+	history__forget(h, 1);
 }
 
 /* The id of name in devices or keys, added when new; 0 on failure. */
@@ -229,17 +334,68 @@ static sqlite3_int64 history__id(struct tw_history *h, enum history__stmt add,
 	return id;
 }
 
+/* The cached device name, looked up or added on first use; NULL on failure. */
+static struct history__device *history__device(struct tw_history *h, const char *name)
+{
+	struct history__device *d = tw_strmap_get(&h->devices, name);
+
+	if (d)
+		return d;
+	if (!(d = calloc(1, sizeof(*d))))
+		return NULL;
+	if (!(d->id = history__id(h, HS_DEVICE_ADD, HS_DEVICE_ID, name)) ||
+	    tw_strmap_put(&h->devices, name, d) != TW_OK) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static sqlite3_int64 history__key(struct tw_history *h, const char *name)
+{
+	sqlite3_int64 id = (sqlite3_int64)(uintptr_t)tw_strmap_get(&h->keys, name);
+
+	if (id)
+		return id;
+	if (!(id = history__id(h, HS_KEY_ADD, HS_KEY_ID, name)))
+		return 0;
+	return tw_strmap_put(&h->keys, name, (void *)(uintptr_t)id) == TW_OK ? id : 0;
+}
+
+/* Notes that the open transaction wrote d's samples from ts on. */
+static int history__touch(struct tw_history *h, struct history__device *d, int64_t ts)
+{
+	if (d->dirty) {
+		if (ts < d->since)
+			d->since = ts;
+		return TW_OK;
+	}
+	if (h->ndirty == h->dirty_cap) {
+		size_t cap = h->dirty_cap ? h->dirty_cap * 2 : 64;
+		struct history__device **p = realloc(h->dirty, cap * sizeof(*p));
+
+		if (!p)
+			return TW_ERR_NOMEM;
+		h->dirty = p;
+		h->dirty_cap = cap;
+	}
+	h->dirty[h->ndirty++] = d;
+	d->dirty = 1;
+	d->since = ts;
+	return TW_OK;
+}
+
 int tw_history_seen(struct tw_history *h, const struct tw_record *r)
 {
 	sqlite3_stmt *st = h->st[HS_SEEN];
-	sqlite3_int64 dev;
+	struct history__device *dev;
 	int rc;
 
 	if (tw_record_seq(r) < 0)
 		return TW_OK;
-	if (!(dev = history__id(h, HS_DEVICE_ADD, HS_DEVICE_ID, tw_record_device(r))))
+	if (!(dev = history__device(h, tw_record_device(r))))
 		return TW_ERR_DB;
-	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 1, dev->id);
 	sqlite3_bind_int64(st, 2, tw_record_seq(r));
 	sqlite3_bind_int64(st, 3, tw_record_ts(r));
 	sqlite3_bind_int(st, 4, !(tw_record_flags(r) & TW_RECORD_TS_RECEIVED));
@@ -280,22 +436,23 @@ static void history__bind_value(sqlite3_stmt *st, const struct tw_record *r, con
 int tw_history_put(struct tw_history *h, const struct tw_record *r)
 {
 	sqlite3_stmt *st = h->st[HS_SAMPLE];
-	sqlite3_int64 dev, key;
+	struct history__device *dev = history__device(h, tw_record_device(r));
+	sqlite3_int64 key;
 	const char *name;
 
-	if (!(dev = history__id(h, HS_DEVICE_ADD, HS_DEVICE_ID, tw_record_device(r))))
+	if (!dev)
 		return TW_ERR_DB;
 	for (size_t i = 0; (name = tw_record_key(r, i)) != NULL; i++) {
-		if (!(key = history__id(h, HS_KEY_ADD, HS_KEY_ID, name)))
+		if (!(key = history__key(h, name)))
 			return TW_ERR_DB;
-		sqlite3_bind_int64(st, 1, dev);
+		sqlite3_bind_int64(st, 1, dev->id);
 		sqlite3_bind_int64(st, 2, key);
 		sqlite3_bind_int64(st, 3, tw_record_ts(r));
 		history__bind_value(st, r, name);
 		if (history__exec(h, HS_SAMPLE) != TW_OK)
 			return TW_ERR_DB;
 	}
-	return TW_OK;
+	return tw_record_key(r, 0) ? history__touch(h, dev, tw_record_ts(r)) : TW_OK;
 }
 
 int tw_history_append(struct tw_history *h, struct tw_record *const *recs, size_t n,

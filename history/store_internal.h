@@ -4,12 +4,14 @@
 
 #include <sqlite3.h>
 
+#include "telewire/strmap.h"
+
 #include "telewire/history.h"
 
 enum history__stmt {
 	/* writer */
 	HS_BEGIN, HS_COMMIT, HS_ROLLBACK,
-	HS_DEVICE_ADD, HS_KEY_ADD, HS_SEEN, HS_SAMPLE,
+	HS_DEVICE_ADD, HS_KEY_ADD, HS_SEEN, HS_SAMPLE, HS_PENDING, HS_DATA_VERSION,
 	/* retention (writer) */
 	HS_RT_PAIR, HS_RT_EDGE, HS_RT_SAMPLES, HS_RT_DEVICE_NEXT, HS_RT_SEEN, HS_RT_DEVICE_DEL,
 	/* reader */
@@ -20,10 +22,40 @@ enum history__stmt {
 };
 #define HS_FIRST_READER HS_DEVICE_ID
 
+/* rollup.c's statements, prepared on first use: a file opened read-only
+ * before its migration has no rollups table, and is queried from samples. */
+enum history__rollup_stmt {
+	RU_NEXT, RU_HORIZON, RU_KEY_NEXT, RU_FIRST_TS, RU_DEL_MINUTES, RU_ADD_MINUTES,
+	RU_DEL_HOUR, RU_ADD_HOUR, RU_PENDING_MOVE, RU_PENDING_DONE,
+	RU_SINCE, RU_SUM_ROLLUPS, RU_SUM_SAMPLES, RU_READ_BEGIN, RU_READ_END,
+	RU_SET_HORIZON, RU_RT_PAIR, RU_RT_EDGE, RU_RT_DELETE, RU_RT_DEVICE_DEL, RU_RT_PENDING_DEL,
+	RU_KEYS,
+	RU_COUNT
+};
+
+/* A device the writer knows: its id, and what the open transaction wrote. */
+struct history__device {
+	sqlite3_int64 id;
+	int64_t since;		/* the oldest sample ts written in the open transaction */
+	int dirty;		/* on tw_history.dirty: rollup_pending is lowered at commit */
+};
+
 struct tw_history {
 	sqlite3 *db;
 	sqlite3_stmt *st[HS_COUNT];
 	int in_tx;
+	/* Writer caches, so that a sample costs one INSERT and no lookups:
+	 * device name -> struct history__device, key name -> id. Both are
+	 * emptied by a rollback (the ids may not exist any more), the devices
+	 * also when another connection committed since our last transaction
+	 * (retention deletes devices, and SQLite may give an id out again). */
+	struct tw_strmap devices, keys;
+	struct history__device **dirty;	/* devices written in the open transaction */
+	size_t ndirty, dirty_cap;
+	sqlite3_int64 data_version;
+	sqlite3_stmt *ru[RU_COUNT];	/* rollup.c */
+	int ru_state;		/* 0: not prepared yet, 1: ready, -1: the file has no rollups */
+	sqlite3_int64 ru_cursor;	/* the device the rollup pass did last (round robin) */
 	int64_t deadline;	/* tw_mono_ms(); 0: none */
 	int timed_out;		/* the progress handler stopped a statement */
 };
@@ -33,5 +65,22 @@ int history__exec(struct tw_history *h, enum history__stmt s);
 /* The id of name in devices or keys (HS_DEVICE_ID, HS_KEY_ID); 0 when absent,
  * -1 when SQLite failed. */
 sqlite3_int64 history__lookup(struct tw_history *h, enum history__stmt get, const char *name);
+
+/* Rollup resolutions in ms, finest first; a coarser one is a whole
+ * number of finer ones, so that it is computed from them. */
+#define HISTORY_ROLLUP_MINUTE 60000LL
+#define HISTORY_ROLLUP_HOUR 3600000LL
+
+/* Prepares rollup.c's statements once: 1 when rollups can be used, 0 when
+ * the file has none (an older schema opened read-only). */
+int history__rollup_ready(struct tw_history *h);
+/* Finalizes them (tw_history_close). */
+void history__rollup_free(struct tw_history *h);
+/* Recomputes the hour bucket of one series at bucket from its minute
+ * buckets (retention, after deleting minute buckets). TW_OK or TW_ERR_DB. */
+int history__rollup_hour(struct tw_history *h, sqlite3_int64 dev, sqlite3_int64 key,
+			 int64_t bucket);
+/* x rounded down to a multiple of width (also for negative x). */
+int64_t history__floor(int64_t x, int64_t width);
 
 #endif

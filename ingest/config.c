@@ -26,7 +26,7 @@ static void config__defaults(struct ingest_config *c)
 		.max_future_s = 300, .queue_max = 10000, .batch_max = 64, .batch_bytes = 32768,
 		.linger_ms = 2, .max_pending = 1024, .stats_interval_s = 10,
 		.device_level = 0, .session_expiry_s = 3600,
-		.journal = "", .commit_ms = 100, .commit_max = 10000,
+		.journal = "", .commit_ms = 100, .commit_max = 10000, .rollup_every_s = 60,
 	};
 }
 
@@ -51,6 +51,7 @@ static void config__table(struct ingest_config *c)
 		OPT_S("history", "ingest", NULL, &c->history, "FILE", "SQLite history file (default: history off)"),
 		OPT_I("commit-ms", &c->commit_ms, 0, 60000, "MS", "longest a stored message waits for its history commit; 0: a commit per message (default 100)"),
 		OPT_I("commit-max", &c->commit_max, 1, 10000000, "N", "messages per history commit at most (default 10000)"),
+		OPT_I("rollup-every", &c->rollup_every_s, 0, 86400, "S", "seconds between passes that bring history's rollups up to date, a little after each commit; 0: off (default 60)"),
 		OPT_S("journal", "ingest", NULL, &c->journal, "FILE", "where messages wait for their history commit (default HISTORY.CLIENT-ID.journal)"),
 		OPT_S("plugin-dir", "ingest", NULL, &c->plugin_dir, "DIR", "where plugins are found by name (default: the build's)"),
 		OPT_S("log-level", "log", "level", &c->log_level, "LEVEL", "debug, info, warn or error (default info)"),

@@ -13,6 +13,8 @@
 
 #define DEADLETTER_HEAD 256	/* payload bytes quoted in a deadletter */
 #define STOP_GRACE_MS 5000	/* how long shutdown keeps trying to publish */
+#define ROLLUP_STEP_MS 2	/* rollup work after a commit; a message waits for it */
+#define ROLLUP_IDLE_MS 20	/* between two steps of a pass when no message comes */
 
 /* Warns at most once a second, then says how many lines it held back. */
 static void ingest__warn_limited(struct ingest *ing, const char *what, const char *device,
@@ -135,6 +137,8 @@ static struct tw_history *ingest__tx(struct ingest *ing, off_t at)
 	return ing->history;
 }
 
+static void ingest__rollup(struct ingest *ing);
+
 /* Commits the group; on failure its messages stay in the journal and are
  * replayed (ingest__redo) before anything else is stored. */
 static void ingest__commit(struct ingest *ing)
@@ -158,6 +162,29 @@ static void ingest__commit(struct ingest *ing)
 				     strerror(errno));
 	}
 	ing->published_end = 0;
+	ingest__rollup(ing);
+}
+
+/* Some of a due rollup pass, between commits (the writer's connection is
+ * free then), a couple of milliseconds at a time: queries read the raw
+ * samples where rollups are behind, so late is only slower, never wrong. */
+static void ingest__rollup(struct ingest *ing)
+{
+	struct tw_history_rollup_stats st = { 0 };
+	int64_t now = tw_mono_ms();
+	int rc;
+
+	if (!ing->cfg->rollup_every_s || ing->tx_open || ing->redo || now < ing->rollup_due)
+		return;
+	rc = tw_history_rollup_step(ing->history, ROLLUP_STEP_MS, &st);
+	ing->st.rollup_buckets += st.buckets;
+	if (rc == TW_ERR_AGAIN) {
+		ing->rollup_due = 0;
+		return;
+	}
+	if (rc != TW_OK)
+		ingest__db_error(ing, "rollup pass");
+	ing->rollup_due = now + ing->cfg->rollup_every_s * 1000;
 }
 
 static void ingest__maybe_commit(struct ingest *ing)
@@ -390,7 +417,10 @@ static void *ingest__committer(void *arg)
 			ingest__redo(ing);
 			continue;
 		}
-		wait = ing->tx_open ? ing->tx_start + ing->cfg->commit_ms - tw_mono_ms() : 1000;
+		if (!ing->tx_open)
+			ingest__rollup(ing);
+		wait = ing->tx_open ? ing->tx_start + ing->cfg->commit_ms - tw_mono_ms()
+				    : ing->rollup_due ? 1000 : ROLLUP_IDLE_MS;
 		if (wait <= 0) {
 			ingest__commit(ing);
 			continue;

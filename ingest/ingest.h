@@ -20,7 +20,7 @@ struct ingest_stats {
 	atomic_ullong stored, duplicates, db_errors, unrouted;
 	atomic_ullong transform_failed, transform_dropped;
 	atomic_ullong published, publish_failed, emit_invalid;
-	atomic_ullong commits, replayed, journal_errors;
+	atomic_ullong commits, replayed, journal_errors, rollup_buckets;
 };
 
 struct ingest {
@@ -45,6 +45,7 @@ struct ingest {
 	int redo;			/* a commit failed: replay the journal first */
 	off_t published_end;		/* journal records before it had their results published */
 	int replaying, replay_publish;
+	int64_t rollup_due;		/* mono ms of the next rollup pass; 0: one is under way */
 	pthread_t committer;
 	pthread_cond_t commit_wake;
 	int committer_started;

@@ -35,6 +35,7 @@ void ingest__metrics_fill(void *ctx, FILE *out)
 	C("commits_total", s->commits, "history transactions committed (each a group of messages)");
 	C("replayed_total", s->replayed, "messages stored again from the journal");
 	C("journal_errors_total", s->journal_errors, "journal writes, resets or replays that failed");
+	C("rollup_buckets_total", s->rollup_buckets, "history rollup buckets written (minutes and hours)");
 	C("duplicates_total", s->duplicates, "redelivered records dropped by key");
 	C("db_errors_total", s->db_errors, "history write errors");
 	C("unrouted_total", s->unrouted, "records no route matched");

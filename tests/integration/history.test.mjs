@@ -220,15 +220,45 @@ test('telemetry stored by ingest is served by /api/history and telewire-history;
     assert.deepEqual(r.body, { error: 'History is not configured on this hub: start telewire-hub with --history FILE.' });
   });
 
-  await t.test('retain deletes what is older than --days while ingest and the hub keep the file open', async () => {
-    const out = execFileSync(path.join(BIN, 'telewire-history'), ['--db', db, 'retain', '--days', '2'],
+  await t.test('rollup brings the rollups up to date; the aggregates stay the same', async () => {
+    const hist = (...args) => execFileSync(path.join(BIN, 'telewire-history'), ['--db', db, ...args],
       { timeout: 30000 }).toString();
-    assert.match(out, /^deleted 10 values and 10 duplicate marks older than \d+ \(ms since the epoch\); removed 1 devices left without data\n\d+ free pages stay in the file for new data\n$/);
+    // hist-1's 3 minutes lie in one or two hours, hist-old's 10 s too
+    assert.match(hist('rollup'), /^rolled up 2 devices: [2-4] device-hours, \d+ buckets written in \d+ ms; nothing is pending\n$/);
+    assert.match(hist('rollup'), /^rolled up 0 devices: 0 device-hours, 0 buckets written/);
+    for (const agg of ['AVG', 'MIN', 'MAX', 'SUM', 'COUNT']) {
+      for (const key of ['temp', 'on', 'state']) {
+        const rows = cli(db, 'query', '--device', 'hist-1', '--keys', key, '--start', `${T0}`,
+          '--end', `${T0 + 5 * MIN - 1}`, '--interval', `${MIN}`, '--agg', agg);
+        assertClose(rows, expected(points(key), T0, T0 + 5 * MIN, MIN, agg), `${key} ${agg} from rollups`);
+      }
+    }
+    const r = await h.get(`${range}&keys=temp&agg=AVG&interval=${2 * MIN}&orderBy=ASC`);
+    assertClose(r.body.temp, expected(points('temp'), T0, T0 + 5 * MIN, 2 * MIN, 'AVG'), 'hub AVG from rollups');
+  });
+
+  await t.test('retain deletes values older than --days, keeps rollups longer, then deletes them too', async () => {
+    const kept = execFileSync(path.join(BIN, 'telewire-history'), ['--db', db, 'retain', '--days', '2'],
+      { timeout: 30000 }).toString();
+    assert.match(kept, /^deleted 10 values and 10 duplicate marks older than \d+ \(ms since the epoch\), and 0 rollup buckets that end by \d+; removed 0 devices left without data\n/);
+    // the values of hist-old are gone, its aggregates are not
+    assert.deepEqual(cli(db, 'devices'), ['hist-1', 'hist-old']);
+    assert.deepEqual(cli(db, 'query', '--device', 'hist-old', '--keys', 'temp'), []);
+    assert.deepEqual(cli(db, 'keys', '--device', 'hist-old'), ['temp']);
+    const old = cli(db, 'query', '--device', 'hist-old', '--keys', 'temp', '--agg', 'sum');
+    assert.deepEqual(old.map((p) => p.value), [45]);
+    const oldHub = await h.get(`device=hist-old&keys=temp&startTs=0&endTs=${Date.now()}&agg=COUNT`);
+    assert.equal(oldHub.status, 200);
+    assert.deepEqual(oldHub.body.temp.map((p) => p.value), [10]);
+
+    const out = execFileSync(path.join(BIN, 'telewire-history'), ['--db', db, 'retain', '--days', '2',
+      '--rollup-days', '2'], { timeout: 30000 }).toString();
+    assert.match(out, /^deleted 0 values and 0 duplicate marks older than \d+ \(ms since the epoch\), and [2-4] rollup buckets that end by \d+; removed 1 devices left without data\n\d+ free pages stay in the file for new data\n$/);
     assert.deepEqual(cli(db, 'devices'), ['hist-1']);
     const gone = await h.get(`device=hist-old&keys=temp&startTs=0&endTs=${Date.now()}`);
     assert.equal(gone.status, 404);
-    const kept = await h.get(`${range}&keys=temp&agg=COUNT`);
-    assert.deepEqual(kept.body.temp, [{ ts: T0, value: seconds.length }]);
+    const hist1 = await h.get(`${range}&keys=temp&agg=COUNT`);
+    assert.deepEqual(hist1.body.temp, [{ ts: T0, value: seconds.length }]);
     // ingest still writes after the deletes
     await pub.publishAsync('devices/hist-1/telemetry', JSON.stringify({ ts: T0 + 4 * MIN, seq: 999, values: { temp: 7 } }), { qos: 1 });
     await waitFor(async () => (await h.get(`${range}&keys=temp&limit=1`)).body.temp?.[0]?.value === 7, 10000, 'the new value');

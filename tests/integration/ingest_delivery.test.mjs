@@ -455,6 +455,14 @@ test('kill -9 while a group commit is pending: the journal is stored at the next
   const after = await metrics(mport);
   assert.equal(after.get('telewire_ingest_replayed_total'), msgs.length);
   assert.equal(after.get('telewire_ingest_stored_total'), msgs.length);
+  // Its rollup pass (the first runs after the first commit) brings every
+  // device's minute buckets up to date: 50 values of n each.
+  const q = (sql) => execFileSync('sqlite3', [db, sql]).toString().trim();
+  await waitFor(() => q('SELECT count(*) FROM rollup_pending') === '0', 10000, 'the rollup pass');
+  assert.equal(q("SELECT count(DISTINCT r.device_id) || ' ' || min(t) || ' ' || max(t) FROM (SELECT device_id, " +
+    "sum(n) AS t FROM rollups WHERE width = 60000 AND key_id = (SELECT id FROM keys WHERE name = 'n') " +
+    'GROUP BY device_id) AS r'), `${DEVICES} 50 50`);
+  assert.ok((await metrics(mport)).get('telewire_ingest_rollup_buckets_total') > 0);
   await stopClean(ingest, 'ingest after the replay');
   // Emptied once stored: a start after it has nothing to replay.
   ingest = startProc(t, 'telewire-ingest', ingestArgs(broker, db, id, mport));

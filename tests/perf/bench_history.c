@@ -1,4 +1,4 @@
-/* bench_history.c -- history store benchmark: append rate, 24 h aggregate query, raw range, retention */
+/* bench_history.c -- history store benchmark: append rate, 24 h aggregate query, raw range, retention, long ranges from rollups */
 #include <errno.h>
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -16,7 +16,7 @@
 
 struct bench {
 	const char *db;
-	long long devices, keys, hours, batch, runs;
+	long long devices, keys, hours, batch, runs, long_days, long_runs;
 	int no_autovacuum, keep;
 };
 
@@ -244,6 +244,98 @@ static void bench_retention(const struct bench *b, struct tw_history *h)
 	sqlite3_close(db);
 }
 
+/*
+ * A long range: long_days of one device at 1 Hz, AVG in 1-hour buckets,
+ * once from the samples (every device-hour pending, as before the rollup
+ * pass) and once from the rollups after it.
+ */
+static int fill_long(const struct bench *b, struct tw_history *h)
+{
+	enum { BATCH = 1000 };
+	struct tw_record *recs[BATCH];
+	long long seconds = b->long_days * 86400, n = 0;
+	double t = now_ms();
+
+	for (long long s = 0; s < seconds; s++) {
+		if (tw_record_new(&recs[n], "dev-long", T0 + s * 1000, s, 0, NULL) != TW_OK)
+			return -1;
+		tw_record_set_number(recs[n], "temp", value_at(s, 0));
+		if (++n < BATCH && s != seconds - 1)
+			continue;
+		if (tw_history_append(h, recs, (size_t)n, NULL) != TW_OK) {
+			fprintf(stderr, "append: %s\n", tw_history_errmsg(h));
+			return -1;
+		}
+		for (long long i = 0; i < n; i++)
+			tw_record_free(recs[i]);
+		n = 0;
+	}
+	printf("long range: %lld records of one device in %.0f ms (%d per transaction)\n", seconds,
+	       now_ms() - t, BATCH);
+	return 0;
+}
+
+/* aligned: the buckets start on whole hours (T0 is 13 min 20 s past one,
+ * so each bucket is otherwise 59 minute rollups and two edges of samples) */
+static void time_long(const struct bench *b, struct tw_history *h, const char *what, int aligned)
+{
+	int64_t start = aligned ? T0 - T0 % 3600000 + 3600000 : T0;
+	struct tw_history_query q = { .device = "dev-long", .key = "temp", .start = start,
+				      .end = start + (b->long_days * 24 - 1) * 3600000LL - 1,
+				      .limit = 100000, .agg = TW_HISTORY_AGG_AVG, .interval = 3600000 };
+	double ms[MAX_RUNS];
+	struct agg_check c;
+	char label[80];
+
+	for (long long i = 0; i < b->long_runs; i++) {
+		memset(&c, 0, sizeof(c));
+		ms[i] = now_ms();
+		if (tw_history_query(h, &q, count_row, &c) != TW_OK)
+			fprintf(stderr, "query failed: %s\n", tw_history_errmsg(h));
+		ms[i] = now_ms() - ms[i];
+	}
+	/* each hour holds every t % 100 36 times: mean 4.95 */
+	printf("AVG, 1-hour buckets over %lld days - 1 h%s, from %s: %lld buckets, first %.4f "
+	       "(expected %lld, 4.9500)\n", b->long_days, aligned ? " on whole hours" : "", what,
+	       c.rows, c.first, b->long_days * 24 - 1);
+	snprintf(label, sizeof(label), "AVG 1 h x %lld d%s, %s", b->long_days,
+		 aligned ? " aligned" : "", what);
+	report(label, ms, b->long_runs);
+}
+
+static int bench_long(const struct bench *b)
+{
+	struct tw_history_rollup_stats st = { 0 };
+	struct tw_history *h;
+	char path[600], err[512];
+	double t;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s-long", b->db);
+	unlink(path);
+	if (tw_history_open(path, 0, &h, err, sizeof(err)) != TW_OK) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	if (fill_long(b, h) != 0)
+		return -1;
+	time_long(b, h, "samples", 0);
+	time_long(b, h, "samples", 1);
+	t = now_ms();
+	while ((rc = tw_history_rollup_step(h, 1000, &st)) == TW_ERR_AGAIN)
+		;
+	t = now_ms() - t;
+	printf("rollup pass: %" PRIu64 " device-hours, %" PRIu64 " buckets in %.0f ms (%.2f ms per "
+	       "device-hour transaction)%s\n", st.chunks, st.buckets, t,
+	       st.chunks ? t / (double)st.chunks : 0, rc == TW_OK ? "" : " (FAILED)");
+	time_long(b, h, "rollups", 0);
+	time_long(b, h, "rollups", 1);
+	tw_history_close(h);
+	if (!b->keep)
+		unlink(path);
+	return 0;
+}
+
 static int arg_int(const char *flag, const char *v, long long min, long long max, long long *out)
 {
 	char *end;
@@ -275,13 +367,18 @@ static int parse(int argc, char **argv, struct bench *b)
 			rc = arg_int(a, v, 1, 100000, &b->batch);
 		else if (strcmp(a, "--runs") == 0 && (++i, 1))
 			rc = arg_int(a, v, 1, MAX_RUNS, &b->runs);
+		else if (strcmp(a, "--long-days") == 0 && (++i, 1))
+			rc = arg_int(a, v, 0, 366, &b->long_days);
+		else if (strcmp(a, "--long-runs") == 0 && (++i, 1))
+			rc = arg_int(a, v, 1, MAX_RUNS, &b->long_runs);
 		else if (strcmp(a, "--no-autovacuum") == 0)
 			b->no_autovacuum = 1;
 		else if (strcmp(a, "--keep") == 0)
 			b->keep = 1;
 		else {
 			fprintf(stderr, "usage: bench_history [--db FILE] [--devices N] [--keys N] "
-				"[--hours H] [--batch N] [--runs N] [--no-autovacuum] [--keep]\n");
+				"[--hours H] [--batch N] [--runs N] [--long-days D] [--long-runs N] "
+				"[--no-autovacuum] [--keep]\n");
 			return -1;
 		}
 		if (rc)
@@ -292,7 +389,7 @@ static int parse(int argc, char **argv, struct bench *b)
 
 int main(int argc, char **argv)
 {
-	struct bench b = { "/tmp/bench_history.db", 3, 2, 24, 1, 15, 0, 0 };
+	struct bench b = { "/tmp/bench_history.db", 3, 2, 24, 1, 15, 30, 7, 0, 0 };
 	struct tw_history *h;
 	char err[512], side[600];
 
@@ -325,5 +422,7 @@ int main(int argc, char **argv)
 	tw_history_close(h);
 	if (!b.keep)
 		unlink(b.db);
+	if (b.long_days > 0 && bench_long(&b) != 0)
+		return 1;
 	return 0;
 }

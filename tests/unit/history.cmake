@@ -6,3 +6,4 @@ tw_unit_test(history_query SOURCES test_history_query.c LIBS tw_history tw_trans
 if(TARGET tw_push)
   tw_unit_test(history_api SOURCES test_history_api.c LIBS tw_push tw_history tw_transform)
 endif()
+tw_unit_test(history_rollup SOURCES test_history_rollup.c LIBS tw_history tw_transform SQLite::SQLite3 m)

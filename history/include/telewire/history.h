@@ -24,7 +24,7 @@ struct tw_history;
 
 /* Schema version in PRAGMA user_version. A file of a newer version is
  * refused; older ones are migrated when opened read-write. */
-#define TW_HISTORY_SCHEMA_VERSION 1
+#define TW_HISTORY_SCHEMA_VERSION 2
 
 /* Opens (and, unless read-only or NOCREATE, creates) the store at path.
  * New files get auto_vacuum=INCREMENTAL, so that retention can give freed
@@ -155,11 +155,43 @@ int tw_history_agg_parse(const char *s, enum tw_history_agg *out);
 /* "NONE", "AVG", ... */
 const char *tw_history_agg_name(enum tw_history_agg agg);
 
+/* ---- rollups ---- */
+
+/*
+ * Aggregates per series and bucket at 1 minute and 1 hour (count, count of
+ * numbers and booleans, sum, min, max), so that an aggregated query over a
+ * long range reads a bucket where it would read its samples, and still
+ * answers after retention deleted the samples (the rollups have their own
+ * retention: tw_history_retain.rollup_before).
+ *
+ * The write path marks what it writes in rollup_pending (per device: the
+ * oldest ts written since the last pass); tw_history_rollup_step brings
+ * those devices' rollups up to date. Until then queries read the samples
+ * from the oldest pending ts on, so results never depend on the pass.
+ */
+struct tw_history_rollup_stats {
+	uint64_t chunks;	/* transactions: one hour of one device each */
+	uint64_t buckets;	/* rollup rows written */
+	uint64_t devices;	/* devices brought up to date */
+};
+
+/* Recomputes pending rollups, one device-hour per transaction (BEGIN
+ * IMMEDIATE: a writer waits for at most one; a ts it lowers meanwhile is
+ * kept for the next pass), devices in turn, until about budget_ms have
+ * passed (at least one transaction; budget_ms <= 0: just one). Adds what it
+ * did to *st (may be NULL). Returns TW_OK when nothing is pending any more,
+ * TW_ERR_AGAIN when work may remain (call again, e.g. between group
+ * commits), TW_ERR_INVAL inside an open transaction or on a read-only
+ * store, TW_ERR_DB (that transaction is rolled back, nothing is lost). */
+int tw_history_rollup_step(struct tw_history *h, int64_t budget_ms,
+			   struct tw_history_rollup_stats *st);
+
 /* ---- retention ---- */
 
 /* Deletes everything older than a cutoff, a batch at a time, so that a
- * writer (ingest) never waits longer than one batch. Zero it, set before
- * and batch, then call tw_history_retain_step until it returns TW_OK. */
+ * writer (ingest) never waits longer than one batch. Zero it, set before,
+ * batch and (to keep rollups longer) rollup_before, then call
+ * tw_history_retain_step until it returns TW_OK. */
 struct tw_history_retain {
 	int64_t before;		/* delete rows with ts < before (ms) */
 	size_t batch;		/* rows per transaction; 0: 10000 */
@@ -167,10 +199,17 @@ struct tw_history_retain {
 	/* progress between calls */
 	int phase;
 	int64_t dev, key;
+	/* Rollup buckets that end at or before rollup_before are deleted too;
+	 * 0: before (everything older than before goes, rollups included).
+	 * Later than before is taken as before. */
+	int64_t rollup_before;
+	uint64_t rollups;	/* rollup buckets deleted so far */
 };
 
-/* Deletes up to batch rows in one transaction. Returns TW_ERR_AGAIN when
- * there is more to do, TW_OK when done, TW_ERR_DB (rolled back). */
+/* First brings the rollups up to date (tw_history_rollup_step), so that
+ * the samples it deletes are kept in them; then deletes up to batch rows
+ * per transaction. Returns TW_ERR_AGAIN when there is more to do, TW_OK
+ * when done, TW_ERR_DB (rolled back). Not inside a transaction. */
 int tw_history_retain_step(struct tw_history *h, struct tw_history_retain *r);
 /* Gives up to pages free pages back to the file system (files with
  * auto_vacuum=INCREMENTAL only). *left gets the free pages still in the
