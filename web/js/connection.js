@@ -6,7 +6,8 @@ const tw = {
   GROUPS: ['fleet', 'temperature', 'alerts'],
   handlers: {},          // method -> function(arg), set by the dashboards
   transport: null,       // the transport the client picked last
-  received: 0,
+  received: 0,           // messages this second (the header's rate)
+  receivedTotal: 0,      // messages since the page was opened
 };
 
 tw.notice = (text) => {
@@ -32,8 +33,24 @@ const logger = {
   },
 };
 
+// ?transport=websockets|sse|longpolling keeps the client on one transport
+// (to try a proxy that breaks the others, say); by default it picks the
+// best the hub offers and falls back by itself.
+const TRANSPORTS = {
+  websockets: 'WebSockets', sse: 'ServerSentEvents', serversentevents: 'ServerSentEvents',
+  longpolling: 'LongPolling',
+};
+const wanted = new URLSearchParams(location.search).get('transport');
+const connOptions = {};
+let transportNote = '';   // shown again whenever the page connects
+if (wanted) {
+  const name = TRANSPORTS[wanted.toLowerCase()];
+  if (name) connOptions.transport = signalR.HttpTransportType[name];
+  else transportNote = `Unknown transport "${wanted}" (websockets, sse or longpolling); the client picks one itself.`;
+}
+
 tw.connection = new signalR.HubConnectionBuilder()
-  .withUrl(`/api?hub=${tw.HUB}`)
+  .withUrl(`/api?hub=${tw.HUB}`, connOptions)
   .withAutomaticReconnect({ nextRetryDelayInMilliseconds: (ctx) => Math.min(500 * 2 ** ctx.previousRetryCount, 5000) })
   .configureLogging(logger)
   .build();
@@ -47,6 +64,7 @@ function dispatch(method, check) {
       return;
     }
     tw.received++;
+    tw.receivedTotal++;
     try {
       tw.handlers[method]?.(arg);
     } catch (e) {
@@ -61,7 +79,7 @@ dispatch('alert', (a) => isObj(a) && typeof a.device === 'string' && typeof a.ty
 async function joinGroups() {
   for (const g of tw.GROUPS) await tw.connection.invoke('JoinGroup', g);
   tw.setState('connected', `connected (${tw.transport ?? 'unknown transport'})`);
-  tw.notice('');
+  tw.notice(transportNote);
 }
 
 tw.connection.onreconnecting(() => tw.setState('reconnecting', 'reconnecting…'));
@@ -106,6 +124,24 @@ tw.accessToken = async () => {
   token = { value: accessToken, exp };
   return accessToken;
 };
+
+// Everything the dashboards redraw (the map, the charts, their tables) is
+// drawn together, in one animation frame four times a second, whatever the
+// message rate: the browser then composites four changed frames a second
+// instead of one per panel per timer.
+tw.REDRAW_MS = 250;
+const redraws = new Set();
+tw.redraw = (fn) => redraws.add(fn);
+setInterval(() => {
+  if (!redraws.size) return;
+  requestAnimationFrame(() => {
+    const fns = [...redraws];
+    redraws.clear();
+    for (const fn of fns) {
+      try { fn(); } catch (e) { tw.notice(`Could not redraw: ${e.message}`); }
+    }
+  });
+}, tw.REDRAW_MS);
 
 tw.fmt = (v, digits) => (typeof v === 'number' ? v.toFixed(digits) : v ?? '—');
 tw.esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

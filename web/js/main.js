@@ -8,6 +8,7 @@ tw.handlers.telemetry = (rec) => {
 };
 
 tw.handlers.alert = (e) => {
+  if (e.type === 'geofence') { tw.fleet.onGeofence(e); return; }
   tw.alerts.apply(e);
   tw.temps.onAlert(e);
   tw.fleet.onAlert(e.device);

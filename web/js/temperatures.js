@@ -28,6 +28,7 @@ tw.alerts = (() => {
 tw.temps = (() => {
   const MAX_POINTS = 300;       // points per zone chart
   const MAX_ZONES = 200;
+  const SETPOINT_MIN = -40, SETPOINT_MAX = 40;
   const COLORS = ['#1565c0', '#2e7d32', '#6a1b9a', '#ef6c00', '#00838f', '#5d4037'];
   const zones = new Map();      // zone -> {el, chart, sensors: Map(id -> {rec, idx}), data}
   const sensorZone = new Map(); // device -> zone
@@ -106,7 +107,13 @@ tw.temps = (() => {
       const answer = prompt(`New setpoint of ${device} in °C (now ${cur}):`, cur);
       if (answer === null) return;
       args = { setpoint: Number(answer) };
-      if (!Number.isFinite(args.setpoint)) { tw.notice(`"${answer}" is not a number of degrees.`); return; }
+      if (answer.trim() === '' || !Number.isFinite(args.setpoint)) { tw.notice(`"${answer}" is not a number of degrees; nothing sent.`); return; }
+      // The range the devices accept (telewire-sim refuses others, and a
+      // refusal on the device never comes back to the page).
+      if (args.setpoint < SETPOINT_MIN || args.setpoint > SETPOINT_MAX) {
+        tw.notice(`Setpoint ${args.setpoint} °C is out of range (${SETPOINT_MIN} to ${SETPOINT_MAX} °C); nothing sent.`);
+        return;
+      }
     }
     const status = document.getElementById('alert-count');
     try {
@@ -139,17 +146,19 @@ tw.temps = (() => {
     for (let i = 1; i < z.data.length; i++) z.data[i].push(i === s.idx ? rec.values.temp : null);
     if (z.data[0].length > MAX_POINTS) for (const col of z.data) col.splice(0, col.length - MAX_POINTS);
     z.dirty = true;
+    tw.redraw(redrawZones);
   }
 
-  // Charts and tables redraw at most a few times a second, not per message.
-  setInterval(() => {
+  // Charts and tables redraw at most a few times a second, not per message,
+  // in the same frame as the map (tw.redraw).
+  function redrawZones() {
     for (const z of zones.values()) {
       if (!z.dirty) continue;
       z.dirty = false;
       z.chart.setData(z.data);
       renderTable(z);
     }
-  }, 250);
+  }
 
   function renderAlerts() {
     const all = tw.alerts.all();
