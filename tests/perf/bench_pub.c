@@ -20,6 +20,7 @@ struct pub_client {
 
 struct pub {
 	const char *uri, *prefix, *client_id;
+	const char *stamp;	/* key of the publish time in microseconds, or NULL */
 	long long count, devices, clients, qos, window, seq_start, timeout_s;
 	double rate;		/* messages per second, all devices together; 0: flat out */
 	atomic_llong acked, failed;
@@ -33,10 +34,13 @@ static void pub__usage(void)
 	fprintf(stderr,
 		"usage: " PROG " --mqtt URI --count N [--devices N] [--clients N] [--qos 0|1]\n"
 		"       [--window N] [--rate MSG_PER_S] [--seq-start N] [--prefix NAME]\n"
-		"       [--client-id ID] [--timeout S]\n"
+		"       [--client-id ID] [--timeout S] [--stamp KEY]\n"
 		"Publishes N telemetry messages to devices/PREFIXnnnnn/telemetry, the devices in\n"
 		"turn, each with its own seq (from --seq-start) and a ts 1 ms apart, at most\n"
-		"--window unacknowledged at a time, flat out or at --rate. Prints one RESULT line.\n");
+		"--window unacknowledged at a time, flat out or at --rate (paced evenly from the\n"
+		"first message). --stamp KEY adds the value KEY: the wall clock in microseconds\n"
+		"since the epoch when the message is handed to the client, for latency. Prints\n"
+		"one RESULT line.\n");
 }
 
 static int pub__parse(struct pub *p, int argc, char **argv)
@@ -56,6 +60,8 @@ static int pub__parse(struct pub *p, int argc, char **argv)
 			p->prefix = v;
 		else if (strcmp(a, "--client-id") == 0)
 			p->client_id = v;
+		else if (strcmp(a, "--stamp") == 0)
+			p->stamp = v;
 		else if (strcmp(a, "--count") == 0)
 			rc = bench_arg_ll(PROG, a, v, 1, 100000000, &p->count);
 		else if (strcmp(a, "--devices") == 0)
@@ -81,6 +87,11 @@ static int pub__parse(struct pub *p, int argc, char **argv)
 	}
 	if (!p->uri) {
 		pub__usage();
+		return -1;
+	}
+	if (p->stamp && (!*p->stamp || strlen(p->stamp) > 64 || strpbrk(p->stamp, "\"\\"))) {
+		fprintf(stderr, PROG ": --stamp: expected a key of 1 to 64 bytes without quotes "
+			"or backslashes\n");
 		return -1;
 	}
 	if (p->clients > p->devices)
@@ -195,16 +206,24 @@ static long long pub__done(struct pub *p)
 }
 
 /* The payload of message i: device i % devices, its seq and a ts that is
- * unique per device and never in the future. */
+ * unique per device and never in the future. The stamp is a value of its
+ * own rather than ts: ts is the device's time in milliseconds, checked
+ * against ingest's clock and kept unique per device for history. */
 static int pub__payload(const struct pub *p, long long i, int64_t base_ms, char *buf, size_t len)
 {
 	long long seq = p->seq_start + i / p->devices;
 	double temp = 20.0 + (double)(seq % 100) / 10.0, speed = 40.0 + (double)(seq * 7 % 60);
+	int n;
 
 	if (seq % 1000 == 500)
 		temp = 31.0;	/* above threshold's high = 30: one raise and one clear per 1000 */
-	return snprintf(buf, len, "{\"ts\":%lld,\"seq\":%lld,\"temp\":%.1f,\"speed\":%.1f}",
-			(long long)base_ms + seq, seq, temp, speed);
+	n = snprintf(buf, len, "{\"ts\":%lld,\"seq\":%lld,\"temp\":%.1f,\"speed\":%.1f",
+		     (long long)base_ms + seq, seq, temp, speed);
+	if (p->stamp)
+		n += snprintf(buf + n, len - (size_t)n, ",\"%s\":%lld", p->stamp,
+			      (long long)bench_wall_us());
+	n += snprintf(buf + n, len - (size_t)n, "}");
+	return n;
 }
 
 static int pub__run(struct pub *p, int64_t *first_us, long long *sent)
