@@ -1,11 +1,13 @@
 /* envelope.c -- builds the JSON that ingest publishes: hub envelopes and deadletters */
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "envelope.h"
 
 #define ENVELOPE_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+#define ENVELOPE_EXACT 9007199254740992.0	/* 2^53: doubles are whole numbers exactly below it */
 
 static json_t *envelope__value(const struct tw_record *r, const char *key)
 {
@@ -16,6 +18,11 @@ static json_t *envelope__value(const struct tw_record *r, const char *key)
 	switch (tw_record_type(r, key)) {
 	case TW_VALUE_NUMBER:
 		tw_record_get_number(r, key, &d);
+		/* Whole numbers go out as integers: 15 significant digits (which
+		 * keep 21.6 from reading 21.600000000000001) would round a
+		 * microsecond timestamp or a 16-digit counter. */
+		if (fabs(d) < ENVELOPE_EXACT && d == floor(d))
+			return json_integer((json_int_t)d);
 		return json_real(d);
 	case TW_VALUE_BOOL:
 		tw_record_get_bool(r, key, &b);

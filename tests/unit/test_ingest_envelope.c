@@ -50,6 +50,29 @@ static void test_no_seq(void)
 	tw_record_free(r);
 }
 
+/* Whole numbers leave exact (a microsecond stamp has 16 digits); others
+ * with 15 significant digits; whole numbers past 2^53 as reals. */
+static void test_numbers(void)
+{
+	struct tw_record *r;
+	void *args;
+	char *env;
+
+	tw_record_new(&r, "veh-2", 5, 1, 0, NULL);
+	tw_record_set_number(r, "t", 1795528000123457.0);
+	tw_record_set_number(r, "speed", 72);
+	tw_record_set_number(r, "temp", 21.6);
+	tw_record_set_number(r, "neg", -3);
+	tw_record_set_number(r, "big", 1e300);
+	args = ingest__record_args(r);
+	env = ingest__envelope("fleet", "telemetry", args, NULL);
+	TW_CHECK(env && strstr(env, "\"values\":{\"t\":1795528000123457,\"speed\":72,"
+			       "\"temp\":21.6,\"neg\":-3,\"big\":1e300}"));
+	free(env);
+	ingest__json_free(args);
+	tw_record_free(r);
+}
+
 static void test_emit_envelope(void)
 {
 	char *env = ingest__envelope_text("alerts", "alert", "[{\"level\":2}]", "veh-1");
@@ -110,6 +133,7 @@ int main(void)
 {
 	TW_RUN(test_record_envelope);
 	TW_RUN(test_no_seq);
+	TW_RUN(test_numbers);
 	TW_RUN(test_emit_envelope);
 	TW_RUN(test_deadletter);
 	TW_RUN(test_topic_device);
