@@ -100,6 +100,11 @@ static const char *const history__sql[HS_COUNT] = {
 	[HS_AGG_MAX] = "SELECT MAX(num) " HS_SERIES,
 	[HS_AGG_SUM] = "SELECT SUM(num) " HS_SERIES,
 	[HS_AGG_COUNT] = "SELECT NULLIF(COUNT(*), 0) " HS_SERIES,
+	/* What a reader knows of a device's seqs (ingest's duplicate check). */
+	[HS_SEEN_TS] = "SELECT s.ts FROM seen s JOIN devices d ON d.id = s.device_id"
+		       " WHERE d.name = ?1 AND s.seq = ?2",
+	[HS_SEEN_MAX] = "SELECT MAX(s.seq) FROM seen s JOIN devices d ON d.id = s.device_id"
+			" WHERE d.name = ?1",
 };
 
 static void history__forget(struct tw_history *h, int keys);
@@ -475,4 +480,33 @@ int tw_history_append(struct tw_history *h, struct tw_record *const *recs, size_
 		return rc;
 	}
 	return tw_history_commit(h);
+}
+
+int tw_history_seen_ts(struct tw_history *h, const char *device, int64_t seq, int64_t *ts)
+{
+	sqlite3_stmt *st = h->st[HS_SEEN_TS];
+	int rc;
+
+	sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*ts = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : TW_ERR_DB;
+}
+
+int tw_history_max_seq(struct tw_history *h, const char *device, int64_t *max)
+{
+	sqlite3_stmt *st = h->st[HS_SEEN_MAX];
+	int rc;
+
+	sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	*max = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
+	       ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? TW_OK : TW_ERR_DB;
 }

@@ -1,4 +1,4 @@
-/* ingest.c -- the telemetry path: on_message, journal and group commit, result batching */
+/* ingest.c -- the receive path: on_message, journal, duplicates, transforms, result batching */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +13,6 @@
 
 #define DEADLETTER_HEAD 256	/* payload bytes quoted in a deadletter */
 #define STOP_GRACE_MS 5000	/* how long shutdown keeps trying to publish */
-#define ROLLUP_STEP_MS 2	/* rollup work after a commit; a message waits for it */
-#define ROLLUP_IDLE_MS 20	/* between two steps of a pass when no message comes */
 
 /* Warns at most once a second, then says how many lines it held back. */
 static void ingest__warn_limited(struct ingest *ing, const char *what, const char *device,
@@ -91,8 +89,7 @@ static void ingest__reject(struct ingest *ing, const char *device, const char *t
 	free(dl);
 }
 
-/* Runs r through its route's pipeline; 1: keep it, 0: it goes no further. */
-static int ingest__transform(struct ingest *ing, struct ingest_route *route, struct tw_record *r)
+int ingest__transform(struct ingest *ing, struct ingest_route *route, struct tw_record *r)
 {
 	char why[512];
 	int rc;
@@ -107,130 +104,6 @@ static int ingest__transform(struct ingest *ing, struct ingest_route *route, str
 		ingest__warn_limited(ing, "transform failed on a record", tw_record_device(r), why);
 	}
 	return rc == TW_TRANSFORM_PASS;
-}
-
-static void ingest__db_error(struct ingest *ing, const char *what)
-{
-	ing->st.db_errors++;
-	tw_error("history: %s: %s", what, tw_history_errmsg(ing->history));
-}
-
-/* The open group transaction, begun when none is; NULL when history is
- * off or cannot be written now (the message at journal offset `at` then
- * waits in the journal, its results unpublished). */
-static struct tw_history *ingest__tx(struct ingest *ing, off_t at)
-{
-	if (!ing->history || ing->redo)
-		return NULL;
-	if (ing->tx_open)
-		return ing->history;
-	if (tw_history_begin(ing->history) != TW_OK) {
-		ingest__db_error(ing, "cannot begin a transaction");
-		ing->redo = 1;
-		ing->published_end = at;
-		return NULL;
-	}
-	ing->tx_open = 1;
-	ing->tx_start = tw_mono_ms();
-	ing->tx_msgs = 0;
-	ing->tx_stored = 0;
-	return ing->history;
-}
-
-static void ingest__rollup(struct ingest *ing);
-
-/* Commits the group; on failure its messages stay in the journal and are
- * replayed (ingest__redo) before anything else is stored. */
-static void ingest__commit(struct ingest *ing)
-{
-	if (!ing->tx_open)
-		return;
-	ing->tx_open = 0;
-	if (tw_history_commit(ing->history) != TW_OK) {
-		ingest__db_error(ing, "cannot commit");
-		ing->redo = 1;
-		ing->published_end = ing->journal.size;
-		return;
-	}
-	ing->st.commits++;
-	ing->st.stored += ing->tx_stored;
-	/* If emptying fails, a later replay finds these stored already and
-	 * drops them as duplicates. */
-	if (ingest__journal_reset(&ing->journal) != TW_OK) {
-		ing->st.journal_errors++;
-		ingest__warn_limited(ing, "cannot empty the journal", ing->journal.path,
-				     strerror(errno));
-	}
-	ing->published_end = 0;
-	ingest__rollup(ing);
-}
-
-/* Some of a due rollup pass, between commits (the writer's connection is
- * free then), a couple of milliseconds at a time: queries read the raw
- * samples where rollups are behind, so late is only slower, never wrong. */
-static void ingest__rollup(struct ingest *ing)
-{
-	struct tw_history_rollup_stats st = { 0 };
-	int64_t now = tw_mono_ms();
-	int rc;
-
-	if (!ing->cfg->rollup_every_s || ing->tx_open || ing->redo || now < ing->rollup_due)
-		return;
-	rc = tw_history_rollup_step(ing->history, ROLLUP_STEP_MS, &st);
-	ing->st.rollup_buckets += st.buckets;
-	if (rc == TW_ERR_AGAIN) {
-		ing->rollup_due = 0;
-		return;
-	}
-	if (rc != TW_OK)
-		ingest__db_error(ing, "rollup pass");
-	ing->rollup_due = now + ing->cfg->rollup_every_s * 1000;
-}
-
-static void ingest__maybe_commit(struct ingest *ing)
-{
-	if (ing->tx_open && (ing->tx_msgs >= (size_t)ing->cfg->commit_max ||
-			     tw_mono_ms() - ing->tx_start >= ing->cfg->commit_ms))
-		ingest__commit(ing);
-}
-
-/* De-duplicates, transforms and stores one message's records in the open
- * group transaction; keep[i] says who goes on. 0 when the message could
- * not be stored now (it is in the journal, and will be replayed). */
-static int ingest__process(struct ingest *ing, struct ingest_route *route,
-			   struct tw_decoded *d, unsigned char *keep, off_t at)
-{
-	struct tw_history *h = ingest__tx(ing, at);
-	unsigned long long stored = 0;
-	int rc;
-
-	if (ing->history && !h)
-		return 0;
-	for (size_t i = 0; i < d->n; i++) {
-		rc = h ? tw_history_seen(h, d->recs[i]) : TW_OK;
-		if (rc == TW_ERR_EXISTS) {
-			ing->st.duplicates++;
-			keep[i] = 0;
-			continue;
-		}
-		keep[i] = ingest__transform(ing, route, d->recs[i]);
-		if (rc == TW_OK && h && keep[i])
-			rc = tw_history_put(h, d->recs[i]);
-		stored += rc == TW_OK && h && keep[i];
-		if (rc != TW_OK) {
-			ingest__db_error(ing, "cannot write");
-			tw_history_rollback(h);
-			ing->tx_open = 0;
-			ing->redo = 1;
-			ing->published_end = at;
-			return 0;
-		}
-	}
-	if (h) {
-		ing->tx_msgs++;
-		ing->tx_stored += stored;
-	}
-	return 1;
 }
 
 /* Events carry no conflation key: a later telemetry message of the same
@@ -275,11 +148,11 @@ static int ingest__journal_write(struct ingest *ing, int64_t wall, const char *t
 				 const void *payload, size_t len)
 {
 	struct timespec pause = { 0, 100 * 1000000 };
+	struct ingest_journal *j = &ing->journal[ing->jcur];
 
-	while (ingest__journal_append(&ing->journal, wall, topic, payload, len) != TW_OK) {
+	while (ingest__journal_append(j, wall, topic, payload, len) != TW_OK) {
 		ing->st.journal_errors++;
-		ingest__warn_limited(ing, "cannot journal a message", ing->journal.path,
-				     strerror(errno));
+		ingest__warn_limited(ing, "cannot journal a message", j->path, strerror(errno));
 		if (ing->stopping)
 			return TW_ERR_IO;
 		nanosleep(&pause, NULL);
@@ -287,66 +160,12 @@ static int ingest__journal_write(struct ingest *ing, int64_t wall, const char *t
 	return TW_OK;
 }
 
-static void ingest__handle(struct ingest *ing, const char *topic, const void *payload,
-			   size_t len, int64_t wall, off_t at);
-
-static void ingest__replay_one(void *ctx, off_t at, int64_t wall, const char *topic,
-			       const void *payload, size_t len)
-{
-	struct ingest *ing = ctx;
-
-	if (!ing->redo)
-		ingest__handle(ing, topic, payload, len, wall, at);
-}
-
-/* Stores what the journal holds, in one transaction, publishing the
- * results of the messages that had none published yet. Waits a little
- * after a failure, which slows the consumer down while history cannot be
- * written; the broker keeps the rest. */
-static int ingest__redo(struct ingest *ing)
-{
-	struct timespec pause = { 0, 100 * 1000000 };
-	size_t n, torn;
-	int rc;
-
-	ing->redo = 0;
-	ing->replaying = 1;
-	rc = ingest__journal_replay(&ing->journal, ingest__replay_one, ing, &n, &torn);
-	ing->replaying = 0;
-	if (rc != TW_OK && !ing->redo) {
-		tw_error("journal %s: cannot replay: %s", ing->journal.path, tw_strerror(rc));
-		ing->st.journal_errors++;
-		ing->redo = 1;
-	}
-	if (torn)
-		tw_warn("journal %s: a message cut short after the last whole one ignored (it "
-			"was never acknowledged)", ing->journal.path);
-	if (!ing->redo)
-		ingest__commit(ing);
-	if (ing->redo) {
-		if (ing->tx_open)
-			tw_history_rollback(ing->history);
-		ing->tx_open = 0;
-		nanosleep(&pause, NULL);
-		return TW_ERR_DB;
-	}
-	ing->st.replayed += n;
-	return TW_OK;
-}
-
-/* One message: decoded, journaled (history on), processed, results
- * queued. at: its journal offset when replayed, else -1. */
-static void ingest__handle(struct ingest *ing, const char *topic, const void *payload,
-			   size_t len, int64_t wall, off_t at)
+int ingest__decode(struct ingest *ing, const char *topic, const void *payload, size_t len,
+		   int64_t wall, struct tw_decoded *d, struct ingest_route **route)
 {
 	char device[TW_RECORD_MAX_DEVICE + 1], reason[512];
-	struct ingest_route *route;
-	struct tw_decoded d;
-	unsigned char *keep;
-	int rc, publish = !ing->replaying || at >= ing->published_end;
+	int rc;
 
-	if (!ing->replaying)
-		ing->st.received++;
 	if (ingest__topic_device_at(topic, ing->cfg->device_level, device, sizeof(device)) != TW_OK) {
 		if (ing->cfg->device_level > 0)
 			snprintf(reason, sizeof(reason), "topic has no device id at level %lld "
@@ -354,39 +173,64 @@ static void ingest__handle(struct ingest *ing, const char *topic, const void *pa
 		else
 			snprintf(reason, sizeof(reason), "topic has no device id after \"devices/\"");
 		ingest__reject(ing, "_unknown", topic, payload, len, reason, TW_ERR_INVAL);
-		return;
+		return TW_ERR_INVAL;
 	}
-	rc = tw_telemetry_decode(payload, len, device, wall, &ing->lim, &d, reason,
-				 sizeof(reason));
+	rc = tw_telemetry_decode(payload, len, device, wall, &ing->lim, d, reason, sizeof(reason));
 	if (rc != TW_OK) {
 		ingest__reject(ing, device, topic, payload, len, reason, rc);
+		return rc;
+	}
+	*route = ingest__routes_match(ing->routes, device);
+	return TW_OK;
+}
+
+/* One message: decoded, journaled and handed to the writer (history on),
+ * checked for a repeat, transformed, its results queued for the hubs. */
+static void ingest__handle(struct ingest *ing, const char *topic, const void *payload,
+			   size_t len, int64_t wall)
+{
+	struct ingest_route *route;
+	struct ingest_work *w;
+	struct tw_decoded d;
+	unsigned char *keep;
+
+	ing->st.received++;
+	if (ingest__decode(ing, topic, payload, len, wall, &d, &route) != TW_OK)
 		return;
-	}
-	if (ing->history && !ing->replaying) {
-		at = ing->journal.size;
-		if (ingest__journal_write(ing, wall, topic, payload, len) != TW_OK)
-			tw_error("stopping: a message from %s is stored only if the last commit "
-				 "succeeds", device);
-		if (ing->redo) {	/* the journal holds this message too */
-			tw_decoded_free(&d);
-			ingest__redo(ing);
-			return;
-		}
-	}
-	route = ingest__routes_match(ing->routes, device);
 	if (!route)
 		ing->st.unrouted += d.n;
-	if ((keep = calloc(d.n, 1)) != NULL) {
-		if (ingest__process(ing, route, &d, keep, at) && publish)
-			for (size_t i = 0; route && i < d.n; i++)
-				if (keep[i])
-					ingest__queue_record(ing, route, d.recs[i]);
-	} else {
+	if (ing->history && ingest__journal_write(ing, wall, topic, payload, len) != TW_OK)
+		tw_error("stopping: a message from %s is stored only if the last commit succeeds",
+			 d.n ? tw_record_device(d.recs[0]) : "?");
+	keep = calloc(d.n ? d.n : 1, 1);
+	w = ing->history ? calloc(1, sizeof(*w)) : NULL;
+	if (!keep || (ing->history && !w)) {
+		/* In the journal all the same: the next start stores it. */
 		ing->st.transform_failed += d.n;
-		ingest__warn_limited(ing, "out of memory for a message", device, "dropped");
+		ingest__warn_limited(ing, "out of memory for a message", "", "dropped");
+		free(keep);
+		free(w);
+		tw_decoded_free(&d);
+		return;
 	}
-	free(keep);
-	tw_decoded_free(&d);
+	for (size_t i = 0; i < d.n; i++) {
+		if (ing->history && ingest__dedup_check(&ing->dedup, d.recs[i])) {
+			ing->st.duplicates++;
+			continue;
+		}
+		keep[i] = (unsigned char)ingest__transform(ing, route, d.recs[i]);
+	}
+	for (size_t i = 0; route && i < d.n; i++)
+		if (keep[i])
+			ingest__queue_record(ing, route, d.recs[i]);
+	if (!w) {
+		free(keep);
+		tw_decoded_free(&d);
+		return;
+	}
+	w->d = d;
+	w->keep = keep;
+	ingest__writer_push(ing, w);
 }
 
 void ingest__on_message(void *ctx, const char *topic, const void *payload, size_t len, int qos)
@@ -395,47 +239,10 @@ void ingest__on_message(void *ctx, const char *topic, const void *payload, size_
 
 	(void)qos;
 	pthread_mutex_lock(&ing->msg_lock);
-	if (!ing->closed) {
-		ingest__handle(ing, topic, payload, len, tw_wall_ms(), -1);
-		ingest__maybe_commit(ing);
-	}
+	if (!ing->closed)
+		ingest__handle(ing, topic, payload, len, tw_wall_ms());
 	pthread_mutex_unlock(&ing->msg_lock);
-}
-
-/* Commits a group that waited --commit-ms with no message after it, and
- * retries a failed one. */
-static void *ingest__committer(void *arg)
-{
-	struct ingest *ing = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&ing->msg_lock);
-	while (!ing->closed) {
-		int64_t wait;
-
-		if (ing->redo) {
-			ingest__redo(ing);
-			continue;
-		}
-		if (!ing->tx_open)
-			ingest__rollup(ing);
-		wait = ing->tx_open ? ing->tx_start + ing->cfg->commit_ms - tw_mono_ms()
-				    : ing->rollup_due ? 1000 : ROLLUP_IDLE_MS;
-		if (wait <= 0) {
-			ingest__commit(ing);
-			continue;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += wait / 1000;
-		until.tv_nsec += (wait % 1000) * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&ing->commit_wake, &ing->msg_lock, &until);
-	}
-	pthread_mutex_unlock(&ing->msg_lock);
-	return NULL;
+	ingest__writer_step_aside(ing);
 }
 
 /* Publishes one batch, waiting for room as long as it takes (until the
@@ -511,72 +318,97 @@ static int ingest__start_sub(struct ingest *ing)
 	return tw_mqtt_start(&ing->sub, &sub);
 }
 
-char *ingest__journal_path(const struct ingest_config *cfg)
+char *ingest__journal_path(const struct ingest_config *cfg, int k)
 {
-	size_t n;
-	char *p;
+	const char *base = cfg->journal && *cfg->journal ? cfg->journal : cfg->history;
+	const char *id = cfg->journal && *cfg->journal ? NULL : cfg->client_id;
+	size_t n = strlen(base) + (id ? strlen(id) : 0) + sizeof("..journal.2");
+	char *p = malloc(n);
 
-	if (cfg->journal && *cfg->journal)
-		return strdup(cfg->journal);
-	n = strlen(cfg->history) + strlen(cfg->client_id) + sizeof("..journal");
-	if (!(p = malloc(n)))
+	if (!p)
 		return NULL;
-	snprintf(p, n, "%s.%s.journal", cfg->history, cfg->client_id);
-	for (char *c = p + strlen(cfg->history) + 1; *c; c++)
-		if (*c == '/')
-			*c = '_';
+	if (id) {
+		snprintf(p, n, "%s.%s.journal%s", base, id, k ? ".2" : "");
+		for (char *c = p + strlen(base) + 1; *c; c++)
+			if (*c == '/')
+				*c = '_';
+	} else {
+		snprintf(p, n, "%s%s", base, k ? ".2" : "");
+	}
 	return p;
 }
 
-/* Opens the journal and stores what a killed predecessor left in it.
- * Those results were published before (or are lost with it): none again. */
+/* Opens the journals and the duplicate check's connection, and stores
+ * what a killed predecessor left in the journals (its results were
+ * published before, or are lost with it: none again). */
 static int ingest__recover(struct ingest *ing)
 {
-	char err[512], *path = ingest__journal_path(ing->cfg);
-	int rc;
+	struct tw_history *reader;
+	char err[512];
+	int rc = TW_OK;
 
-	if (!path)
-		return TW_ERR_NOMEM;
-	rc = ingest__journal_open(&ing->journal, path, err, sizeof(err));
-	free(path);
-	if (rc != TW_OK) {
-		tw_error("%s", err);
-		return rc;
+	for (int k = 0; k < 2 && rc == TW_OK; k++) {
+		char *path = ingest__journal_path(ing->cfg, k);
+
+		if (!path)
+			return TW_ERR_NOMEM;
+		rc = ingest__journal_open(&ing->journal[k], path, err, sizeof(err));
+		free(path);
+		if (rc != TW_OK)
+			tw_error("%s", err);
 	}
-	if (ing->journal.size == 0)
+	if (rc != TW_OK)
+		return rc;
+	if (tw_history_open(ing->cfg->history, TW_HISTORY_READONLY, &reader, err,
+			    sizeof(err)) != TW_OK) {
+		tw_error("%s", err);
+		return TW_ERR_DB;
+	}
+	ingest__dedup_init(&ing->dedup, reader);
+	if (ing->journal[0].size == 0 && ing->journal[1].size == 0)
 		return TW_OK;
 	tw_info("journal %s: storing the %lld bytes of messages a previous run left",
-		ing->journal.path, (long long)ing->journal.size);
-	pthread_mutex_lock(&ing->msg_lock);
-	ing->published_end = ing->journal.size;
-	rc = ingest__redo(ing);
-	pthread_mutex_unlock(&ing->msg_lock);
-	if (rc != TW_OK)
-		tw_error("journal %s: cannot store what it holds: %s", ing->journal.path,
+		ing->journal[0].path, (long long)(ing->journal[0].size + ing->journal[1].size));
+	if ((rc = ingest__writer_redo(ing)) != TW_OK)
+		tw_error("journal %s: cannot store what it holds: %s", ing->journal[0].path,
 			 tw_history_errmsg(ing->history));
 	else
-		tw_info("journal %s: %llu messages replayed", ing->journal.path,
+		tw_info("journal %s: %llu messages replayed", ing->journal[0].path,
 			(unsigned long long)ing->st.replayed);
 	return rc;
 }
 
-static int ingest__start_committer(struct ingest *ing)
+static int ingest__start_writer(struct ingest *ing)
 {
 	pthread_condattr_t attr;
 	int rc;
 
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	rc = pthread_cond_init(&ing->commit_wake, &attr);
+	rc = pthread_cond_init(&ing->wq_wake, &attr);
 	pthread_condattr_destroy(&attr);
 	if (rc != 0)
 		return TW_ERR_NOMEM;
-	if (pthread_create(&ing->committer, NULL, ingest__committer, ing) != 0) {
-		pthread_cond_destroy(&ing->commit_wake);
+	if (pthread_create(&ing->writer, NULL, ingest__writer, ing) != 0) {
+		pthread_cond_destroy(&ing->wq_wake);
 		return TW_ERR_NOMEM;
 	}
-	ing->committer_started = 1;
+	ing->writer_started = 1;
 	return TW_OK;
+}
+
+static void ingest__stop_writer(struct ingest *ing)
+{
+	if (!ing->writer_started)
+		return;
+	pthread_mutex_lock(&ing->wq_lock);
+	ing->wq_stop = 1;
+	pthread_cond_broadcast(&ing->wq_wake);
+	pthread_cond_broadcast(&ing->wq_room);
+	pthread_mutex_unlock(&ing->wq_lock);
+	pthread_join(ing->writer, NULL);
+	pthread_cond_destroy(&ing->wq_wake);
+	ing->writer_started = 0;
 }
 
 int ingest__start(struct ingest *ing, const struct ingest_config *cfg,
@@ -588,11 +420,14 @@ int ingest__start(struct ingest *ing, const struct ingest_config *cfg,
 	ing->cfg = cfg;
 	ing->routes = routes;
 	ing->history = history;
-	ing->journal.fd = -1;
+	ing->journal[0].fd = ing->journal[1].fd = -1;
 	ingest__limits(ing, cfg);
 	snprintf(ing->results_topic, sizeof(ing->results_topic), "telewire/hub/%s/results",
 		 cfg->hub);
 	pthread_mutex_init(&ing->msg_lock, NULL);
+	pthread_mutex_init(&ing->wq_lock, NULL);
+	pthread_cond_init(&ing->wq_room, NULL);
+	pthread_cond_init(&ing->excl_done, NULL);
 	rc = ingest__queue_init(&ing->queue, (size_t)cfg->queue_max, (size_t)cfg->batch_max,
 				(size_t)cfg->batch_bytes, cfg->linger_ms);
 	if (rc == TW_OK && pthread_create(&ing->flusher, NULL, ingest__flusher, ing) != 0)
@@ -603,7 +438,7 @@ int ingest__start(struct ingest *ing, const struct ingest_config *cfg,
 	if (rc == TW_OK && history)
 		rc = ingest__recover(ing);
 	if (rc == TW_OK && history)
-		rc = ingest__start_committer(ing);
+		rc = ingest__start_writer(ing);
 	if (rc == TW_OK)
 		rc = ingest__start_sub(ing);
 	if (rc != TW_OK)
@@ -618,21 +453,14 @@ void ingest__stop(struct ingest *ing)
 	ing->sub = NULL;
 	pthread_mutex_lock(&ing->msg_lock);
 	ing->closed = 1;
-	if (ing->redo)
-		ingest__redo(ing);
-	ingest__commit(ing);
-	if (ing->committer_started)
-		pthread_cond_signal(&ing->commit_wake);
 	pthread_mutex_unlock(&ing->msg_lock);
-	if (ing->committer_started) {
-		pthread_join(ing->committer, NULL);
-		pthread_cond_destroy(&ing->commit_wake);
-		ing->committer_started = 0;
-	}
+	ingest__stop_writer(ing);
 	if (ing->redo)
-		tw_error("history: the journal %s keeps messages that could not be stored; the "
-			 "next start stores them", ing->journal.path);
-	ingest__journal_close(&ing->journal);
+		tw_error("history: the journals %s(.2) keep messages that could not be stored; "
+			 "the next start stores them", ing->journal[0].path);
+	for (int k = 0; k < 2; k++)
+		ingest__journal_close(&ing->journal[k]);
+	ingest__dedup_free(&ing->dedup);
 	ing->stop_deadline = tw_mono_ms() + STOP_GRACE_MS;
 	if (ing->flusher_started) {
 		ingest__queue_stop(&ing->queue);
@@ -644,6 +472,9 @@ void ingest__stop(struct ingest *ing)
 	if (ing->queue.cap)
 		ing->queue_dropped = ingest__queue_dropped(&ing->queue);
 	ingest__queue_destroy(&ing->queue);
+	pthread_cond_destroy(&ing->wq_room);
+	pthread_cond_destroy(&ing->excl_done);
+	pthread_mutex_destroy(&ing->wq_lock);
 	pthread_mutex_destroy(&ing->msg_lock);
 }
 

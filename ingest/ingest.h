@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "decode.h"
+#include "dedup.h"
 #include "journal.h"
 #include "queue.h"
 #include "routes.h"
@@ -23,6 +24,13 @@ struct ingest_stats {
 	atomic_ullong commits, replayed, journal_errors, rollup_buckets;
 };
 
+/* One message's records on their way to the writer. */
+struct ingest_work {
+	struct ingest_work *next;
+	struct tw_decoded d;
+	unsigned char *keep;	/* keep[i]: store d.recs[i] */
+};
+
 struct ingest {
 	const struct ingest_config *cfg;
 	struct ingest_routes *routes;
@@ -32,24 +40,29 @@ struct ingest {
 	struct ingest_queue queue;
 	pthread_t flusher;
 	int flusher_started;
-	pthread_mutex_t msg_lock;	/* held while a message is handled, and by commits */
+	pthread_mutex_t msg_lock;	/* held while a message is handled */
 	int closed;			/* under msg_lock: drop further messages */
 	atomic_int stopping;		/* give up waiting for the journal */
-	/* Group commit (history on), all under msg_lock: messages are added to
-	 * an open transaction, and journaled first; see journal.h. */
-	struct ingest_journal journal;
-	int tx_open;
-	int64_t tx_start;		/* mono ms of its first message */
-	size_t tx_msgs;
-	unsigned long long tx_stored;	/* records it will have stored */
-	int redo;			/* a commit failed: replay the journal first */
-	off_t published_end;		/* journal records before it had their results published */
-	int replaying, replay_publish;
-	int64_t rollup_due;		/* mono ms of the next rollup pass; 0: one is under way */
-	pthread_t committer;
-	pthread_cond_t commit_wake;
-	int committer_started;
 	atomic_llong stop_deadline;	/* mono ms: the flusher gives up after it */
+	/* History on: the receive thread appends each message to journal[jcur]
+	 * (under msg_lock) and checks it against dedup; the writer thread
+	 * (writer.c) stores, commits and switches jcur. */
+	struct ingest_journal journal[2];
+	int jcur;
+	struct ingest_dedup dedup;
+	pthread_t writer;
+	int writer_started;
+	pthread_mutex_t wq_lock;	/* the writer's queue, and excl_wanted's waits */
+	pthread_cond_t wq_wake, wq_room, excl_done;
+	struct ingest_work *wq_head, *wq_tail;
+	size_t wq_len;
+	int wq_stop;
+	atomic_int excl_wanted;		/* the writer waits for msg_lock */
+	/* the writer thread's own */
+	int tx_open, redo;
+	int64_t tx_start, rollup_due;	/* mono ms; rollup_due 0: a pass is under way */
+	size_t tx_msgs;
+	unsigned long long tx_stored, replayed_now;
 	char results_topic[256];
 	struct ingest_stats st;
 	unsigned long long queue_dropped; /* kept when the queue is gone */
@@ -63,9 +76,29 @@ struct ingest {
 int ingest__start(struct ingest *ing, const struct ingest_config *cfg,
 		  struct ingest_routes *routes, struct tw_history *history);
 
-/* The journal's path for cfg (history on): --journal, or next to the
- * history file, named after the client id. Caller frees. */
-char *ingest__journal_path(const struct ingest_config *cfg);
+/* The path of journal k (0 or 1) for cfg (history on): --journal (and
+ * that with ".2"), or next to the history file, named after the client id.
+ * Caller frees. */
+char *ingest__journal_path(const struct ingest_config *cfg, int k);
+
+/* ---- shared by ingest.c and writer.c ---- */
+
+/* The device, its records and its route of one message; TW_OK, or the
+ * message was rejected (counted, dead-lettered). */
+int ingest__decode(struct ingest *ing, const char *topic, const void *payload, size_t len,
+		   int64_t wall, struct tw_decoded *d, struct ingest_route **route);
+/* Runs r through its route's pipeline; 1: keep it, 0: it goes no further. */
+int ingest__transform(struct ingest *ing, struct ingest_route *route, struct tw_record *r);
+/* Hands a message to the writer (receive thread, msg_lock held); waits
+ * while the writer's queue is full. */
+void ingest__writer_push(struct ingest *ing, struct ingest_work *w);
+/* After a message, outside msg_lock: waits while the writer needs it. */
+void ingest__writer_step_aside(struct ingest *ing);
+/* Stores what both journals hold in one transaction (start-up, and after
+ * a failure), the receive thread paused; TW_OK or TW_ERR_DB. */
+int ingest__writer_redo(struct ingest *ing);
+/* The writer thread. */
+void *ingest__writer(void *arg);
 
 /* Stops consuming, publishes what is queued (up to a few seconds), stops
  * the publisher. */

@@ -45,6 +45,13 @@ void ingest__metrics_fill(void *ctx, FILE *out)
 	  "results dropped from the full publish queue (oldest first)");
 	tw_metric(out, "telewire_ingest_queue_depth", "gauge", "results waiting to be published",
 		  depth);
+	if (ing->history) {
+		pthread_mutex_lock(&ing->wq_lock);
+		depth = ing->wq_len;
+		pthread_mutex_unlock(&ing->wq_lock);
+		tw_metric(out, "telewire_ingest_history_queue_depth", "gauge",
+			  "messages waiting for the history writer", depth);
+	}
 	tw_metric(out, "telewire_ingest_publish_pending", "gauge",
 		  "publishes not yet acknowledged by the broker", (unsigned long long)pub.pending);
 	C("reconnects_total", sub.connection_lost + pub.connection_lost,

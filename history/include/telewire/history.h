@@ -114,6 +114,11 @@ int tw_history_keys(struct tw_history *h, const char *device, tw_history_name_fn
 /* 1 when the store has ever had the device (and retention has not removed
  * it), 0 when not, or TW_ERR_DB. */
 int tw_history_device_exists(struct tw_history *h, const char *device);
+/* The committed ts of (device, seq) in seen: 1 with *ts set, 0 when absent,
+ * or TW_ERR_DB. For a reader that checks for duplicates beside the writer. */
+int tw_history_seen_ts(struct tw_history *h, const char *device, int64_t seq, int64_t *ts);
+/* The device's highest committed seq, -1 when none; TW_OK or TW_ERR_DB. */
+int tw_history_max_seq(struct tw_history *h, const char *device, int64_t *max);
 
 /* Stops queries of h that run past deadline (tw_mono_ms() milliseconds):
  * they return TW_ERR_LIMIT. 0: no deadline. */
