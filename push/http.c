@@ -850,11 +850,23 @@ int tw_http_start(struct tw_http **out, struct tw_hub *h, const struct tw_http_c
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* request_memory (--request-memory, 4096 by default): MHD gives each
+	 * connection one pool (32 KiB by default) for its read buffer, headers and response header, and keeps
+	 * it for the life of an upgraded WebSocket connection although the hub
+	 * reads that socket itself: at 10,000 idle sockets the pools would be
+	 * most of the hub's memory. An idle WebSocket costs about 7.4 KiB at
+	 * 4096, 11.4 KiB at 8192 (scripts/lib/bench-hub.sh). The cost: a
+	 * request whose headers do not fit (at 4096 about 1.5 KB of them pass,
+	 * so a 3 KB cookie does not; at 8192 about 3.5 KB) or whose request
+	 * line does not gets MHD's own 431 or 414, logged as a warning, and the
+	 * connection is closed; no route is called. */
 	s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, http__handler, s,
 				MHD_OPTION_EXTERNAL_LOGGER, http__log, s,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_CONNECTION_LIMIT, cfg->connection_limit,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+				cfg->request_memory ? cfg->request_memory : (size_t)4096,
 				MHD_OPTION_NOTIFY_COMPLETED, http__completed, s,
 				MHD_OPTION_END);
 	if (!s->d) {

@@ -12,6 +12,7 @@ struct tw_http_config {
 	int port;
 	const char *web_root;	/* static files; must exist */
 	unsigned connection_limit;
+	size_t request_memory;	/* MHD's pool per connection (see tw_http_start) */
 	int rest_via_broker;
 	/* /api/negotiate: NULL lets anyone in (the demo); else callers need an
 	 * HS256 token signed with this secret, whose sub/nameid and roles the

@@ -146,8 +146,15 @@ struct hub_conn {
 	size_t nroles;
 	enum hub_conn_state state;
 	/* WebSocket transport */
+	/* wslay's context exists only while the client's frames are in flight
+	 * or a close is under way; an idle connection parks it (NULL) to save
+	 * its ~8.6 KiB. ws_fed/ws_framed tell when wslay holds no bytes. */
 	wslay_event_context_ptr ws;
+	uint64_t ws_fed;	/* bytes the recv callback gave this context */
+	uint64_t ws_framed;	/* ... of them in complete frames (header + payload) */
+	uint64_t ws_frame_len;	/* header + payload of the frame being received */
 	int ws_data_frame;	/* the frame being received carries data */
+	int ws_msg_open;	/* a fragmented data message is in progress */
 	int eof;		/* the peer closed its side */
 	int failing;		/* a bad frame: close frame sent, reads discarded until EOF */
 	size_t read_budget;	/* bytes left for this readiness event */
@@ -344,6 +351,10 @@ int hub__conn_push_record(struct hub_conn *c, const void *rec, size_t len);
 /* Removes the head item (caller holds the stream lock for SSE/LP). */
 void hub__outq_pop(struct hub_outq *q);
 void hub__outq_clear(struct hub_outq *q);
+/* The hub loop thread keeps freed queue entries for reuse: enable at its
+ * start, trim (frees them, stops keeping) before it ends. */
+void hub__outq_cache_enable(void);
+void hub__outq_cache_trim(void);
 /* FNV-1a of a conflation key; never 0. */
 uint64_t hub__key_hash(const char *key);
 

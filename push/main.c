@@ -26,7 +26,7 @@ struct hub_opts {
 	char *mqtt, *listen, *hub, *web, *access_key, *log_level, *transports;
 	char *connection_string, *negotiate_secret, *anonymous_roles;
 	char *history;
-	long long max_queue, max_queue_kib, backplane_queue;
+	long long max_queue, max_queue_kib, backplane_queue, request_memory;
 	int rest_via_broker;
 	double keepalive_s, client_timeout_s, handshake_timeout_s, poll_timeout_s;
 };
@@ -53,6 +53,7 @@ static struct hub_opts o = {
 	.client_timeout_s = 30,
 	.handshake_timeout_s = 15,
 	.poll_timeout_s = 90,
+	.request_memory = 4096,
 };
 
 static const struct tw_opt opt_table[] = {
@@ -93,6 +94,8 @@ static const struct tw_opt opt_table[] = {
 	  "SECONDS", "time allowed for the hub protocol handshake" },
 	{ "history", "hub", NULL, TW_OPT_STRING, &o.history, 0, 0, "FILE",
 	  "SQLite history file (ingest's --history) served read-only at GET /api/history" },
+	{ "request-memory", "hub", NULL, TW_OPT_INT, &o.request_memory, 2048, 1048576, "BYTES",
+	  "memory per HTTP connection for the request line and headers, kept while a WebSocket is open" },
 };
 
 static const struct tw_opts_spec opt_spec = {
@@ -281,6 +284,7 @@ static int main__run(const char *host, int port)
 	main__config(&cfg);
 	cfg.publish = main__publish_tracked;
 	hcfg.rest_via_broker = o.rest_via_broker;
+	hcfg.request_memory = (size_t)o.request_memory;
 	hcfg.negotiate_secret = o.negotiate_secret;
 	hcfg.anonymous_roles = roles;
 	hcfg.nanonymous_roles = nroles;

@@ -78,6 +78,60 @@ struct tw_obuf *hub__frame(enum hub_form form, const void *rec, size_t len)
 	return o;
 }
 
+/*
+ * Queue entries come and go once per message and connection: a broadcast to
+ * 10,000 clients makes 10,000 of them. The hub loop keeps the entries it
+ * frees on a free list of its own, up to OUTQ_CACHE_MAX (10 MiB: what one
+ * batch of hub.c queues), instead of going through malloc each time. Other
+ * threads (MHD's, which pops what SSE and long polling sent) use malloc and
+ * free as ever, so nothing is left behind in a thread that ends;
+ * hub__outq_cache_trim empties the loop's list before it ends.
+ */
+#define OUTQ_CACHE_MAX 262144
+
+static _Thread_local struct hub_out *outq_cache;
+static _Thread_local size_t outq_ncache;
+static _Thread_local int outq_caching;
+
+void hub__outq_cache_enable(void)
+{
+	outq_caching = 1;
+}
+
+void hub__outq_cache_trim(void)
+{
+	while (outq_cache) {
+		struct hub_out *it = outq_cache;
+
+		outq_cache = it->next;
+		free(it);
+	}
+	outq_ncache = 0;
+	outq_caching = 0;
+}
+
+static struct hub_out *outq__alloc(void)
+{
+	struct hub_out *it = outq_cache;
+
+	if (!it)
+		return malloc(sizeof(*it));
+	outq_cache = it->next;
+	outq_ncache--;
+	return it;
+}
+
+static void outq__release(struct hub_out *it)
+{
+	if (outq_caching && outq_ncache < OUTQ_CACHE_MAX) {
+		it->next = outq_cache;
+		outq_cache = it;
+		outq_ncache++;
+		return;
+	}
+	free(it);
+}
+
 void hub__outq_pop(struct hub_outq *q)
 {
 	struct hub_out *it = q->head;
@@ -89,7 +143,7 @@ void hub__outq_pop(struct hub_outq *q)
 	if (it->droppable)
 		q->nmsgs--;
 	tw_obuf_unref(it->buf);
-	free(it);
+	outq__release(it);
 }
 
 void hub__outq_clear(struct hub_outq *q)
@@ -114,7 +168,7 @@ static int outq__remove_first(struct hub_outq *q, uint64_t key)
 		q->bytes -= it->buf->len;
 		q->nmsgs--;
 		tw_obuf_unref(it->buf);
-		free(it);
+		outq__release(it);
 		return 1;
 	}
 	return 0;
@@ -154,7 +208,7 @@ static int outq__make_room(struct hub_conn *c, struct hub_outq *q, size_t len, u
 int hub__conn_push(struct hub_conn *c, struct tw_obuf *o, int droppable, uint64_t key)
 {
 	struct hub_outq *q = c->stream ? &c->stream->q : &c->q;
-	struct hub_out *it = malloc(sizeof(*it));
+	struct hub_out *it = outq__alloc();
 	int slow = 0;
 
 	if (!it)

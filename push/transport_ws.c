@@ -76,6 +76,7 @@ static ssize_t ws__recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len
 		memcpy(buf, c->extra + c->extra_off, (size_t)n);
 		c->extra_off += (size_t)n;
 		c->bytes_in += (size_t)n;
+		c->ws_fed += (uint64_t)n;
 		return n;
 	}
 	if (c->read_budget == 0) {
@@ -88,6 +89,7 @@ static ssize_t ws__recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len
 	if (n > 0) {
 		c->read_budget -= (size_t)n;
 		c->bytes_in += (size_t)n;
+		c->ws_fed += (uint64_t)n;
 		c->last_recv_ms = hub__now();
 		return n;
 	}
@@ -125,9 +127,24 @@ static void ws__frame_start_cb(wslay_event_context_ptr ctx,
 			       const struct wslay_event_on_frame_recv_start_arg *arg, void *user)
 {
 	struct hub_conn *c = user;
+	uint64_t len = arg->payload_length;
 
 	c->ws_data_frame = arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME ||
 			   arg->opcode == WSLAY_CONTINUATION_FRAME;
+	if (c->ws_data_frame)
+		c->ws_msg_open = !arg->fin;
+	/* wslay refuses non-minimal lengths and, as a server, unmasked frames
+	 * before this callback: the header is 2 bytes, the extended length,
+	 * and the 4-byte mask key. */
+	c->ws_frame_len = 2 + (len < 126 ? 0 : len <= 0xffff ? 2 : 8) + 4 + len;
+}
+
+static void ws__frame_end_cb(wslay_event_context_ptr ctx, void *user)
+{
+	struct hub_conn *c = user;
+
+	c->ws_framed += c->ws_frame_len;
+	c->ws_frame_len = 0;
 }
 
 static void ws__frame_chunk_cb(wslay_event_context_ptr ctx,
@@ -139,21 +156,74 @@ static void ws__frame_chunk_cb(wslay_event_context_ptr ctx,
 		hub__conn_on_bytes(c, arg->data, arg->data_length);
 }
 
-int ws__init(struct hub_conn *c)
+/* ---- wslay's context: held only while it is needed ---- */
+
+/*
+ * wslay's event context is about 8.6 KiB (its read and write buffers), and
+ * most connections are idle between keep-alives: holding one per connection
+ * would be most of an idle connection's memory. So the context is created
+ * when the client's bytes arrive or a close must be queued (ws__wake), and
+ * freed again (ws__park) when wslay holds nothing a fresh context would not:
+ * every byte it read belongs to a complete frame, no fragmented message is
+ * open, no close went either way and nothing of its own waits to be written.
+ * While parked c->ws is NULL, and the questions below get the answers of an
+ * idle open connection: wants to read, nothing to write, no close.
+ */
+static int ws__wake(struct hub_conn *c)
 {
 	static const struct wslay_event_callbacks cbs = {
 		.recv_callback = ws__recv_cb,
 		.send_callback = ws__send_cb,
 		.on_frame_recv_start_callback = ws__frame_start_cb,
 		.on_frame_recv_chunk_callback = ws__frame_chunk_cb,
+		.on_frame_recv_end_callback = ws__frame_end_cb,
 	};
+
+	if (c->ws)
+		return TW_OK;
+	if (wslay_event_context_server_init(&c->ws, &cbs, c) != 0) {
+		c->ws = NULL;
+		return TW_ERR_NOMEM;
+	}
+	/* A new context starts from wslay's defaults: configure each one. */
+	wslay_event_config_set_no_buffering(c->ws, 1);
+	wslay_event_config_set_max_recv_msg_length(c->ws, WS_MAX_FRAME);
+	c->ws_fed = c->ws_framed = c->ws_frame_len = 0;
+	c->ws_data_frame = c->ws_msg_open = 0;
+	return TW_OK;
+}
+
+static void ws__park(struct hub_conn *c)
+{
+	if (!c->ws || c->ws_fed != c->ws_framed || c->ws_msg_open ||
+	    !wslay_event_want_read(c->ws) || wslay_event_want_write(c->ws) ||
+	    wslay_event_get_close_received(c->ws) || wslay_event_get_close_sent(c->ws))
+		return;
+	wslay_event_context_free(c->ws);
+	c->ws = NULL;
+}
+
+static int ws__want_read(const struct hub_conn *c)
+{
+	return c->ws ? wslay_event_want_read(c->ws) : 1;
+}
+
+static int ws__want_write(const struct hub_conn *c)
+{
+	return c->ws && wslay_event_want_write(c->ws);
+}
+
+static int ws__close_received(const struct hub_conn *c)
+{
+	return c->ws && wslay_event_get_close_received(c->ws);
+}
+
+/* The context is created on the first bytes from the client (ws__wake). */
+int ws__init(struct hub_conn *c)
+{
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
 	int one = 1;
 
-	if (wslay_event_context_server_init(&c->ws, &cbs, c) != 0)
-		return TW_ERR_NOMEM;
-	wslay_event_config_set_no_buffering(c->ws, 1);
-	wslay_event_config_set_max_recv_msg_length(c->ws, WS_MAX_FRAME);
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (epoll_ctl(c->hub->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
 		tw_error("connection %s: epoll_ctl add: %s", c->id, strerror(errno));
@@ -179,13 +249,19 @@ void ws__close(struct hub_conn *c, uint16_t code, const char *reason)
 
 	if (n > 123)
 		n = 123; /* a control frame payload is at most 125 bytes */
+	if (ws__wake(c) != TW_OK) {
+		/* Without a close frame the connection ends at its close deadline. */
+		tw_warn("connection %s: out of memory queueing a WebSocket close", c->id);
+		hub__mark_dirty(c);
+		return;
+	}
 	wslay_event_queue_close(c->ws, code, (const uint8_t *)reason, n);
 	hub__mark_dirty(c);
 }
 
 int ws__done(struct hub_conn *c)
 {
-	return !wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws) && !c->q.head;
+	return !ws__want_read(c) && !ws__want_write(c) && !c->q.head;
 }
 
 /* wslay failed the connection on a bad frame (unmasked, invalid UTF-8, too
@@ -226,6 +302,10 @@ void ws__on_readable(struct hub_conn *c)
 		ws__discard(c);
 		return;
 	}
+	if (ws__wake(c) != TW_OK) {
+		hub__conn_finish(c, "out of memory for the WebSocket reader");
+		return;
+	}
 	c->read_budget = WS_READ_BUDGET;
 	/* wslay returns after a short read even when more is buffered (extra_in)
 	 * or readable: go on while it makes progress. */
@@ -249,6 +329,7 @@ void ws__on_readable(struct hub_conn *c)
 	    c->state != HUB_CONN_CLOSING)
 		ws__failed(c);
 	hub__mark_dirty(c);
+	ws__park(c);
 }
 
 int ws__writev(struct hub_conn *c)
@@ -283,7 +364,7 @@ void ws__flush(struct hub_conn *c)
 {
 	int rc = 0;
 
-	if (wslay_event_want_write(c->ws) && wslay_event_send(c->ws) != 0) {
+	if (ws__want_write(c) && wslay_event_send(c->ws) != 0) {
 		hub__conn_finish(c, "WebSocket send error");
 		return;
 	}
@@ -295,7 +376,7 @@ void ws__flush(struct hub_conn *c)
 	}
 	if (!c->q.head)
 		c->drops_in_row = 0;
-	if (!c->failing && (c->state == HUB_CONN_CLOSING || wslay_event_get_close_received(c->ws)) &&
+	if (!c->failing && (c->state == HUB_CONN_CLOSING || ws__close_received(c)) &&
 	    ws__done(c)) {
 		hub__conn_finish(c, c->reason[0] ? c->reason : "closed");
 		return;
@@ -303,6 +384,7 @@ void ws__flush(struct hub_conn *c)
 	/* No EPOLLIN once wslay stops reading, or a level-triggered loop would spin. */
 	if (c->failing && !c->q.head)
 		shutdown(c->fd, SHUT_WR); /* the close frame is out: say so, then wait for EOF */
-	ws__want(c, (wslay_event_want_read(c->ws) || c->failing ? EPOLLIN | EPOLLRDHUP : 0) |
+	ws__park(c); /* a pong just went out: wslay may hold nothing now */
+	ws__want(c, (ws__want_read(c) || c->failing ? EPOLLIN | EPOLLRDHUP : 0) |
 		    (c->q.head ? EPOLLOUT : 0));
 }

@@ -312,7 +312,7 @@ verdict_max() {
 # What the profiles showed (perf record -g -p HUB_PID during the full run): the reasons a
 # missed target is given.
 why_rate=${BENCH_HUB_WHY_RATE:-"the hub's loop thread spends over half its time in writev, that is in the kernel's loopback TCP path (which runs the receiving side too; 67% of its samples are in the kernel), and it shares the $cores cores with the swarm (about half the hub's CPU) and the sender"}
-why_mem=${BENCH_HUB_WHY_MEM:-"libmicrohttpd keeps the memory pool of every upgraded connection (32 KiB by default, about 22 KiB of it resident) until the socket closes; with MHD_OPTION_CONNECTION_MEMORY_LIMIT at 4096 (push/http.c) the hub measured 7.8 KiB per connection, at 8192 11.8 KiB (5,000 connections)"}
+why_mem=${BENCH_HUB_WHY_MEM:-"libmicrohttpd keeps the memory pool of every upgraded connection (32 KiB by default, about 22 KiB of it resident) until the socket closes; with --request-memory 4096 (MHD_OPTION_CONNECTION_MEMORY_LIMIT, the default) the hub measured 7.4 KiB per connection, at 8192 11.4 KiB (10,000 connections)"}
 
 {
   printf '\n%-34s %14s %14s %7s %10s %10s %10s\n' "fan-out ($n clients)" "deliveries/s" "runs" "ratio" "p50 ms" "p99 ms" "max ms"

@@ -49,8 +49,10 @@ test('ingest and hub count what they did, by reason', async (t) => {
   const url = `http://127.0.0.1:${mport}/metrics`;
   const m = await waitFor(async () => {
     const got = await scrape(url);
-    return got.get('telewire_ingest_received_total') === 7 ? got : null;
-  }, 10000, 'ingest to count 7 messages');
+    // stored counts at the group commit, up to --commit-ms after the rest
+    return got.get('telewire_ingest_received_total') === 7 &&
+      got.get('telewire_ingest_stored_total') === 5 ? got : null;
+  }, 10000, 'ingest to count 7 messages and store 5');
   assert.equal(m.get('telewire_ingest_rejected_total{reason="malformed"}'), 1);
   assert.equal(m.get('telewire_ingest_rejected_total{reason="limit"}'), 1);
   assert.equal(m.get('telewire_ingest_rejected_total{reason="other"}'), 0);

@@ -762,6 +762,93 @@ test('a burst bigger than the queue: WebSocket and SSE readers that keep reading
   assert.deepEqual(sseGot, all, 'the SSE reader gets the whole burst in order');
 });
 
+test('WebSocket: frames split across reads, fragmented messages with a ping inside and idle pauses between are read whole', async (t) => {
+  // Between reads the hub frees its frame reader when no frame is half read: every cut
+  // below leaves it holding part of a frame or of a message, then waits for a read of its own.
+  const h = await startHub(t);
+  const c = await wsRaw(t, h);
+  const inv = (id, pad = '') => `{"type":1,"invocationId":"${id}","target":"JoinGroup","arguments":["g${pad}"]}${RS}`;
+  const done = () => c.records.filter((r) => r.type === 3).map((r) => r.invocationId);
+  const pause = () => sleep(80);
+  const sendCut = async (buf, cuts) => {
+    let at = 0;
+    for (const cut of [...cuts, buf.length]) {
+      c.send(buf.subarray(at, cut));
+      at = cut;
+      await pause();
+    }
+  };
+
+  // 1: cut inside the 2-byte header, inside the mask key and inside the payload.
+  await sendCut(wsFrame(1, inv(1)), [1, 4, 10]);
+  await waitFor(() => done().includes('1'), 3000, 'the completion of invocation 1');
+  await pause(); // idle: nothing held
+
+  // 2: one text message in three fragments, a ping between the first two.
+  const msg = inv(2);
+  await sendCut(wsFrame(1, msg.slice(0, 20), { fin: false }), [7]);
+  c.send(wsFrame(9, 'mid-message'));
+  await waitFor(() => c.frames.some((f) => f.opcode === 10), 3000, 'a pong in the middle of a fragmented message');
+  await pause();
+  c.send(wsFrame(0, msg.slice(20, 40), { fin: false }));
+  await pause();
+  assert.ok(!done().includes('2'), 'no completion before the last fragment');
+  c.send(wsFrame(0, msg.slice(40)));
+  await waitFor(() => done().includes('2'), 3000, 'the completion of the fragmented invocation 2');
+
+  // 3: a 16-bit length cut between its two bytes; 4: a frame ending in the same read that
+  // begins the next one, whose header is then finished by a later read.
+  const f3 = wsFrame(1, inv(3, 'x'.repeat(300)));
+  await sendCut(f3, [3]);
+  const f4 = wsFrame(1, inv(4)), f5 = wsFrame(1, inv(5));
+  const both = Buffer.concat([f4, f5]);
+  await sendCut(both, [f4.length + 1, f4.length + 6]);
+  await waitFor(() => done().length >= 5, 3000, 'completions 3, 4 and 5');
+  assert.deepEqual(done(), ['1', '2', '3', '4', '5'], 'every invocation answered, in order');
+  assert.equal(c.frames.find((f) => f.opcode === 10).payload.toString(), 'mid-message', 'the pong echoes the ping');
+
+  // Still open both ways: a broadcast arrives, and a Close is answered with a Close.
+  await h.publish({ target: 'all', method: 'after', args: [1] });
+  await waitFor(() => c.records.some((r) => r.target === 'after'), 3000, 'a broadcast after the split frames');
+  assert.equal(c.close, null, `no close from the hub (saw ${JSON.stringify(c.close)})`);
+  c.send(wsFrame(8, Buffer.from([0x03, 0xe8])));
+  await waitFor(() => c.close && c.ended, 3000, 'the Close answered and the socket closed');
+  assert.equal(c.close.code, 1000, 'the Close is echoed with code 1000');
+});
+
+test('HTTP: a 1 KB cookie passes negotiate and the WebSocket upgrade; a 3 KB cookie gets 431 and the hub goes on', async (t) => {
+  // MHD's per-connection pool (HTTP_MEMORY_LIMIT, 4096 bytes, push/http.c) bounds a request's
+  // headers to about 1.5 KB; past that MHD itself answers 431 and closes.
+  const h = await startHub(t);
+  const cookie = `session=${'c'.repeat(1024)}`;
+  const ask = (headers) => {
+    const r = rawHttp(h.port, 'POST', '/client/negotiate?hub=telemetry&negotiateVersion=1',
+      { Authorization: `Bearer ${h.token}`, ...headers }, '');
+    t.after(() => r.sock.destroy());
+    return r;
+  };
+  const ok = ask({ Cookie: cookie });
+  assert.equal((await ok.head).status, 200, 'negotiate with a 1 KB cookie');
+  await ok.ended;
+  assert.ok(JSON.parse(ok.body.toString()).connectionToken, 'a connection token with a 1 KB cookie');
+
+  const { connectionToken } = await negotiate(h);
+  const ws = new WebSocket(`ws://127.0.0.1:${h.port}/client/?hub=telemetry&id=${connectionToken}&access_token=${h.token}`,
+    { headers: { Cookie: cookie } });
+  ws.on('error', () => {});
+  t.after(() => ws.terminate());
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+
+  // MHD answers 431 and closes at once, unread bytes left: the client may see the reset
+  // before the answer, so the hub's log of the 431 is what must be there.
+  const big = ask({ Cookie: `session=${'c'.repeat(3 * 1024)}` });
+  const head = await big.head;
+  await waitFor(() => big.closed, 3000, 'the connection closed after a 3 KB cookie');
+  if (head.status) assert.equal(head.status, 431, 'a 3 KB cookie');
+  await h.hub.waitForLog(/HTTP response code is 431/, 3000);
+  assert.ok((await negotiate(h)).connectionToken, 'negotiate still works after a refused request');
+});
+
 test('--transports: a transport left out is not offered and its requests get 404', async (t) => {
   const h = await startHub(t, ['--transports', 'ws']);
   const n = await negotiate(h);
