@@ -563,8 +563,8 @@ How it is measured:
   payload as the value \`t\` just before handing it to the MQTT client; ingest
   passes it through to the hub envelope's \`values\`, and the swarm subtracts
   it from its own clock when the message arrives (one machine, one clock).
-  Ingest prints numbers with 15 significant digits, so \`t\` reaches the
-  clients rounded to 10 us.
+  Ingest writes whole numbers as integers, so \`t\` reaches the clients
+  exact.
 - Clients and groups: connection i joins group \`g(i % $groups)\`; ingest's
   routes send device \`bench-xxxNN\` to group \`gNN\` (one route per group,
   \`\$TMP/ingest.ini\`), and Node-RED's function sends it to its websocket out
