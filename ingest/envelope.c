@@ -9,7 +9,119 @@
 #define ENVELOPE_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 #define ENVELOPE_EXACT 9007199254740992.0	/* 2^53: doubles are whole numbers exactly below it */
 
-static json_t *envelope__value(const struct tw_record *r, const char *key)
+/* Length of the valid UTF-8 sequence at p (1..4), or 0. */
+static size_t envelope__utf8_len(const unsigned char *p, size_t avail);
+
+/* A growing text; on allocation failure it keeps failed set and stops. */
+struct envelope__out {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void envelope__put(struct envelope__out *o, const char *s, size_t n)
+{
+	if (o->failed)
+		return;
+	if (o->len + n + 1 > o->cap) {
+		size_t cap = o->cap ? o->cap : 256;
+		char *p;
+
+		while (cap < o->len + n + 1)
+			cap *= 2;
+		if (!(p = realloc(o->p, cap))) {
+			o->failed = 1;
+			return;
+		}
+		o->p = p;
+		o->cap = cap;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+static void envelope__puts(struct envelope__out *o, const char *s)
+{
+	envelope__put(o, s, strlen(s));
+}
+
+/* A JSON string as jansson writes it (quotes, backslash and control
+ * characters escaped, UTF-8 as it is); a byte that is not UTF-8 becomes
+ * '?', where jansson would refuse the whole value. */
+static void envelope__string(struct envelope__out *o, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t len = strlen(str), start = 0, i = 0, n;
+	char esc[8];
+
+	envelope__put(o, "\"", 1);
+	while (i < len) {
+		unsigned char c = s[i];
+
+		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+			i++;
+			continue;
+		}
+		n = c < 0x80 ? 1 : envelope__utf8_len(s + i, len - i);
+		if (n > 1) {
+			i += n;
+			continue;
+		}
+		envelope__put(o, str + start, i - start);
+		switch (c) {
+		case '"': envelope__put(o, "\\\"", 2); break;
+		case '\\': envelope__put(o, "\\\\", 2); break;
+		case '\b': envelope__put(o, "\\b", 2); break;
+		case '\f': envelope__put(o, "\\f", 2); break;
+		case '\n': envelope__put(o, "\\n", 2); break;
+		case '\r': envelope__put(o, "\\r", 2); break;
+		case '\t': envelope__put(o, "\\t", 2); break;
+		default:
+			if (c < 0x20) {
+				snprintf(esc, sizeof(esc), "\\u%04X", c);
+				envelope__puts(o, esc);
+			} else {
+				envelope__put(o, "?", 1);
+			}
+		}
+		start = ++i;
+	}
+	envelope__put(o, str + start, i - start);
+	envelope__put(o, "\"", 1);
+}
+
+static void envelope__integer(struct envelope__out *o, long long v)
+{
+	char num[32];
+
+	envelope__put(o, num, (size_t)snprintf(num, sizeof(num), "%lld", v));
+}
+
+/* Whole numbers go out as integers: 15 significant digits (which keep
+ * 21.6 from reading 21.600000000000001) would round a microsecond
+ * timestamp or a 16-digit counter. Others as jansson writes reals with
+ * precision 15; what JSON cannot hold (NaN, infinities) as null. */
+static void envelope__number(struct envelope__out *o, double d)
+{
+	char num[40];
+	int n;
+
+	if (!isfinite(d)) {
+		envelope__put(o, "null", 4);
+		return;
+	}
+	if (fabs(d) < ENVELOPE_EXACT && d == floor(d)) {
+		envelope__integer(o, (long long)d);
+		return;
+	}
+	n = snprintf(num, sizeof(num), "%.15g", d);
+	envelope__put(o, num, (size_t)n);
+	if (!strpbrk(num, ".eE"))
+		envelope__put(o, ".0", 2);
+}
+
+static void envelope__value(struct envelope__out *o, const struct tw_record *r, const char *key)
 {
 	const char *s;
 	double d;
@@ -18,63 +130,92 @@ static json_t *envelope__value(const struct tw_record *r, const char *key)
 	switch (tw_record_type(r, key)) {
 	case TW_VALUE_NUMBER:
 		tw_record_get_number(r, key, &d);
-		/* Whole numbers go out as integers: 15 significant digits (which
-		 * keep 21.6 from reading 21.600000000000001) would round a
-		 * microsecond timestamp or a 16-digit counter. */
-		if (fabs(d) < ENVELOPE_EXACT && d == floor(d))
-			return json_integer((json_int_t)d);
-		return json_real(d);
+		envelope__number(o, d);
+		break;
 	case TW_VALUE_BOOL:
 		tw_record_get_bool(r, key, &b);
-		return json_boolean(b);
+		envelope__puts(o, b ? "true" : "false");
+		break;
 	case TW_VALUE_STRING:
 		tw_record_get_string(r, key, &s);
-		return json_string(s);
+		envelope__string(o, s);
+		break;
 	default:
-		return json_null();
+		envelope__put(o, "null", 4);
 	}
 }
 
+/* Written as text, not built as jansson objects and dumped: the envelopes
+ * of every message were a fifth of ingest's work on the receive thread
+ * (bench_ingest: decode + plugins + envelopes). */
 void *ingest__record_args(const struct tw_record *r)
 {
-	json_t *values = json_object(), *arg;
+	struct envelope__out o = { 0 };
 	const char *key;
 
-	for (size_t i = 0; values && (key = tw_record_key(r, i)) != NULL; i++)
-		json_object_set_new(values, key, envelope__value(r, key));
-	arg = json_pack("{s:s,s:I,s:o}", "device", tw_record_device(r), "ts",
-			(json_int_t)tw_record_ts(r), "values", values);
-	if (arg && tw_record_seq(r) >= 0)
-		json_object_set_new(arg, "seq", json_integer((json_int_t)tw_record_seq(r)));
-	return arg ? json_pack("[o]", arg) : NULL;
+	envelope__puts(&o, "[{\"device\":");
+	envelope__string(&o, tw_record_device(r));
+	envelope__puts(&o, ",\"ts\":");
+	envelope__integer(&o, (long long)tw_record_ts(r));
+	envelope__puts(&o, ",\"values\":{");
+	for (size_t i = 0; (key = tw_record_key(r, i)) != NULL; i++) {
+		if (i)
+			envelope__put(&o, ",", 1);
+		envelope__string(&o, key);
+		envelope__put(&o, ":", 1);
+		envelope__value(&o, r, key);
+	}
+	envelope__put(&o, "}", 1);
+	if (tw_record_seq(r) >= 0) {
+		envelope__puts(&o, ",\"seq\":");
+		envelope__integer(&o, (long long)tw_record_seq(r));
+	}
+	envelope__puts(&o, "}]");
+	if (o.failed) {
+		free(o.p);
+		return NULL;
+	}
+	return o.p;
 }
 
 void ingest__json_free(void *json)
 {
-	json_decref(json);
+	free(json);
 }
 
 char *ingest__envelope(const char *group, const char *method, void *args, const char *key)
 {
-	json_t *env = json_pack("{s:s,s:s,s:s,s:O}", "target", "group", "name", group,
-				"method", method, "args", (json_t *)args);
-	char *text;
+	struct envelope__out o = { 0 };
 
-	if (env && key)
-		json_object_set_new(env, "key", json_string(key));
-	text = env ? json_dumps(env, ENVELOPE_FLAGS) : NULL;
-	json_decref(env);
-	return text;
+	envelope__puts(&o, "{\"target\":\"group\",\"name\":");
+	envelope__string(&o, group);
+	envelope__puts(&o, ",\"method\":");
+	envelope__string(&o, method);
+	envelope__puts(&o, ",\"args\":");
+	envelope__puts(&o, args);
+	if (key) {
+		envelope__puts(&o, ",\"key\":");
+		envelope__string(&o, key);
+	}
+	envelope__put(&o, "}", 1);
+	if (o.failed) {
+		free(o.p);
+		return NULL;
+	}
+	return o.p;
 }
 
 char *ingest__envelope_text(const char *group, const char *method, const char *args_text,
 			    const char *key)
 {
 	json_t *args = json_loads(args_text, JSON_REJECT_DUPLICATES, NULL);
-	char *text = NULL;
+	char *text = NULL, *compact;
 
-	if (json_is_array(args))
-		text = ingest__envelope(group, method, args, key);
+	/* A plugin's text is checked, and written again compactly. */
+	if (json_is_array(args) && (compact = json_dumps(args, ENVELOPE_FLAGS)) != NULL) {
+		text = ingest__envelope(group, method, compact, key);
+		free(compact);
+	}
 	json_decref(args);
 	return text;
 }

@@ -6,16 +6,17 @@
 
 #include "telewire/transform_host.h"
 
-/* The args of method "telemetry" for r: [{"device","ts","seq","values"}]
- * (seq only when the record has one). A jansson json_t *, as void * to
- * keep jansson out of this header; free with ingest__json_free. NULL: out
- * of memory. */
+/* The args of method "telemetry" for r: [{"device","ts","values","seq"}]
+ * (seq only when the record has one), as compact JSON text (malloc'd; the
+ * void * lets one text serve every group of the route); free with
+ * ingest__json_free. NULL: out of memory. */
 void *ingest__record_args(const struct tw_record *r);
 void ingest__json_free(void *json);
 
 /* One envelope {"target":"group","name":group,"method":method,"args":args,
- * "key":key} as compact text (malloc'd). args is a json_t array, which
- * the call does not take; key may be NULL. NULL: out of memory. */
+ * "key":key} as compact text (malloc'd). args is the text of a JSON array
+ * (from ingest__record_args), which the call does not take; key may be
+ * NULL. NULL: out of memory. */
 char *ingest__envelope(const char *group, const char *method, void *args, const char *key);
 
 /* The same for a plugin's emit(): args_text must be a JSON array. NULL

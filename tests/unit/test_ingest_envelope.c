@@ -67,7 +67,38 @@ static void test_numbers(void)
 	args = ingest__record_args(r);
 	env = ingest__envelope("fleet", "telemetry", args, NULL);
 	TW_CHECK(env && strstr(env, "\"values\":{\"t\":1795528000123457,\"speed\":72,"
-			       "\"temp\":21.6,\"neg\":-3,\"big\":1e300}"));
+			       "\"temp\":21.6,\"neg\":-3,\"big\":1e+300}"));
+	free(env);
+	ingest__json_free(args);
+	tw_record_free(r);
+}
+
+/* Strings as jansson writes them; bytes that are not UTF-8 as '?'; NaN is
+ * refused by the record already. The text parses back to what went in. */
+static void test_strings_and_odd_numbers(void)
+{
+	struct tw_record *r;
+	json_t *back;
+	void *args;
+	char *env;
+
+	tw_record_new(&r, "dev \"1\"", 7, -1, 0, NULL);
+	tw_record_set_string(r, "s", "a\\b\n\t\x01 \xc3\xa9 \xe2\x82\xac /");
+	tw_record_set_string(r, "bad", "x\xff\xc3y");
+	TW_CHECK(tw_record_set_number(r, "nan", 0.0 / 0.0) != TW_OK);	/* never reaches JSON */
+	tw_record_set_number(r, "half", 0.5);
+	tw_record_set_number(r, "e", 1.5e-300);
+	args = ingest__record_args(r);
+	env = ingest__envelope("g\"", "telemetry", args, "k\\");
+	TW_CHECK(env && strstr(env, "\"device\":\"dev \\\"1\\\"\""));
+	TW_CHECK(env && strstr(env, "\"s\":\"a\\\\b\\n\\t\\u0001 \xc3\xa9 \xe2\x82\xac /\""));
+	TW_CHECK(env && strstr(env, "\"bad\":\"x??y\""));
+	TW_CHECK(env && strstr(env, "\"half\":0.5,\"e\":1.5e-300}"));
+	back = env ? json_loads(env, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	TW_CHECK(back != NULL);
+	TW_CHECK_STR(json_string_value(json_object_get(back, "name")), "g\"");
+	TW_CHECK_STR(json_string_value(json_object_get(back, "key")), "k\\");
+	json_decref(back);
 	free(env);
 	ingest__json_free(args);
 	tw_record_free(r);
@@ -134,6 +165,7 @@ int main(void)
 	TW_RUN(test_record_envelope);
 	TW_RUN(test_no_seq);
 	TW_RUN(test_numbers);
+	TW_RUN(test_strings_and_odd_numbers);
 	TW_RUN(test_emit_envelope);
 	TW_RUN(test_deadletter);
 	TW_RUN(test_topic_device);
