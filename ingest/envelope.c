@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "envelope.h"
+#include "queue.h"
+#include "telewire/error.h"
 
 #define ENVELOPE_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 #define ENVELOPE_EXACT 9007199254740992.0	/* 2^53: doubles are whole numbers exactly below it */
@@ -12,33 +14,17 @@
 /* Length of the valid UTF-8 sequence at p (1..4), or 0. */
 static size_t envelope__utf8_len(const unsigned char *p, size_t avail);
 
-/* A growing text; on allocation failure it keeps failed set and stops. */
+/* A growing text (the queue's buffer); after a failed allocation it
+ * stays failed and takes nothing more. */
 struct envelope__out {
-	char *p;
-	size_t len, cap;
+	struct ingest_buf b;
 	int failed;
 };
 
 static void envelope__put(struct envelope__out *o, const char *s, size_t n)
 {
-	if (o->failed)
-		return;
-	if (o->len + n + 1 > o->cap) {
-		size_t cap = o->cap ? o->cap : 256;
-		char *p;
-
-		while (cap < o->len + n + 1)
-			cap *= 2;
-		if (!(p = realloc(o->p, cap))) {
-			o->failed = 1;
-			return;
-		}
-		o->p = p;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-	o->p[o->len] = '\0';
+	if (!o->failed && ingest__buf_append(&o->b, s, n) != TW_OK)
+		o->failed = 1;
 }
 
 static void envelope__puts(struct envelope__out *o, const char *s)
@@ -145,6 +131,14 @@ static void envelope__value(struct envelope__out *o, const struct tw_record *r, 
 	}
 }
 
+/* The text made, now the caller's; NULL when an allocation failed. */
+static char *envelope__text(struct envelope__out *o)
+{
+	if (o->failed)
+		ingest__buf_free(&o->b);
+	return o->b.data;
+}
+
 /* Written as text, not built as jansson objects and dumped: the envelopes
  * of every message were a fifth of ingest's work on the receive thread
  * (bench_ingest: decode + plugins + envelopes). */
@@ -171,11 +165,7 @@ void *ingest__record_args(const struct tw_record *r)
 		envelope__integer(&o, (long long)tw_record_seq(r));
 	}
 	envelope__puts(&o, "}]");
-	if (o.failed) {
-		free(o.p);
-		return NULL;
-	}
-	return o.p;
+	return envelope__text(&o);
 }
 
 void ingest__json_free(void *json)
@@ -198,11 +188,7 @@ char *ingest__envelope(const char *group, const char *method, void *args, const 
 		envelope__string(&o, key);
 	}
 	envelope__put(&o, "}", 1);
-	if (o.failed) {
-		free(o.p);
-		return NULL;
-	}
-	return o.p;
+	return envelope__text(&o);
 }
 
 char *ingest__envelope_text(const char *group, const char *method, const char *args_text,

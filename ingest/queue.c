@@ -11,7 +11,9 @@
 int ingest__buf_append(struct ingest_buf *b, const char *s, size_t len)
 {
 	if (b->len + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
+		/* Small to start: an envelope is one of these, and the queue
+		 * holds thousands; a batch grows by doubling. */
+		size_t cap = b->cap ? b->cap : 256;
 		char *d;
 
 		while (cap < b->len + len + 1)
