@@ -30,17 +30,12 @@ static void ingest__warn_limited(struct ingest *ing, const char *what, const cha
 	ing->suppressed = 0;
 }
 
-int ingest__topic_device(const char *topic, char *device, size_t len)
+/* The topic level that starts at p, as a device id: TW_OK, or TW_ERR_INVAL
+ * when it is empty or too long. */
+static int ingest__topic_level(const char *p, char *device, size_t len)
 {
-	const char *p = topic, *end;
+	const char *end = strchr(p, '/');
 
-	while (p && strncmp(p, "devices/", 8) != 0)
-		if ((p = strchr(p, '/')) != NULL)
-			p++;
-	if (!p)
-		return TW_ERR_INVAL;
-	p += 8;
-	end = strchr(p, '/');
 	if (!end)
 		end = p + strlen(p);
 	if (end == p || (size_t)(end - p) >= len || (size_t)(end - p) > TW_RECORD_MAX_DEVICE)
@@ -50,9 +45,21 @@ int ingest__topic_device(const char *topic, char *device, size_t len)
 	return TW_OK;
 }
 
+int ingest__topic_device(const char *topic, char *device, size_t len)
+{
+	const char *p = topic;
+
+	while (p && strncmp(p, "devices/", 8) != 0)
+		if ((p = strchr(p, '/')) != NULL)
+			p++;
+	if (!p)
+		return TW_ERR_INVAL;
+	return ingest__topic_level(p + 8, device, len);
+}
+
 int ingest__topic_device_at(const char *topic, long long level, char *device, size_t len)
 {
-	const char *p = topic, *end;
+	const char *p = topic;
 
 	if (level <= 0)
 		return ingest__topic_device(topic, device, len);
@@ -61,14 +68,7 @@ int ingest__topic_device_at(const char *topic, long long level, char *device, si
 			return TW_ERR_INVAL;
 		p++;
 	}
-	end = strchr(p, '/');
-	if (!end)
-		end = p + strlen(p);
-	if (end == p || (size_t)(end - p) >= len || (size_t)(end - p) > TW_RECORD_MAX_DEVICE)
-		return TW_ERR_INVAL;
-	memcpy(device, p, (size_t)(end - p));
-	device[end - p] = '\0';
-	return TW_OK;
+	return ingest__topic_level(p, device, len);
 }
 
 static void ingest__reject(struct ingest *ing, const char *device, const char *topic,
