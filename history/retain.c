@@ -61,9 +61,12 @@ static long long retain__series(struct tw_history *h, struct tw_history_retain *
 	return n + 1;
 }
 
-static long long retain__samples(struct tw_history *h, struct tw_history_retain *r, size_t room)
+/* Moves r to the next series (device, key) at or after where it is, by
+ * pair, and runs fn on it; past the last one, goes on to phase next. */
+static long long retain__walk(struct tw_history *h, struct tw_history_retain *r, size_t room,
+			      sqlite3_stmt *pair, int next,
+			      long long (*fn)(struct tw_history *, struct tw_history_retain *, size_t))
 {
-	sqlite3_stmt *pair = h->st[HS_RT_PAIR];
 	sqlite3_int64 dev, key;
 	int got;
 
@@ -72,13 +75,19 @@ static long long retain__samples(struct tw_history *h, struct tw_history_retain 
 	if ((got = retain__one(pair, &dev, &key)) < 0)
 		return -1;
 	if (!got) {
-		r->phase = h->ru_state > 0 ? RT_ROLLUPS : RT_SEEN;
+		r->phase = next;
 		r->dev = r->key = 0;
 		return 1;
 	}
 	r->dev = dev;
 	r->key = key;
-	return retain__series(h, r, room);
+	return fn(h, r, room);
+}
+
+static long long retain__samples(struct tw_history *h, struct tw_history_retain *r, size_t room)
+{
+	return retain__walk(h, r, room, h->st[HS_RT_PAIR], h->ru_state > 0 ? RT_ROLLUPS : RT_SEEN,
+			    retain__series);
 }
 
 /* The cutoff of the rollups: rollup_before, or before when it is 0 or later. */
@@ -135,22 +144,7 @@ static long long retain__rollup_series(struct tw_history *h, struct tw_history_r
 
 static long long retain__rollups(struct tw_history *h, struct tw_history_retain *r, size_t room)
 {
-	sqlite3_stmt *pair = h->ru[RU_RT_PAIR];
-	sqlite3_int64 dev, key;
-	int got;
-
-	sqlite3_bind_int64(pair, 1, r->dev);
-	sqlite3_bind_int64(pair, 2, r->key);
-	if ((got = retain__one(pair, &dev, &key)) < 0)
-		return -1;
-	if (!got) {
-		r->phase = RT_SEEN;
-		r->dev = r->key = 0;
-		return 1;
-	}
-	r->dev = dev;
-	r->key = key;
-	return retain__rollup_series(h, r, room);
+	return retain__walk(h, r, room, h->ru[RU_RT_PAIR], RT_SEEN, retain__rollup_series);
 }
 
 /* Deletes dev when nothing of it is left (with rollups: none of them either). */
