@@ -64,6 +64,15 @@ static int dedup__note(struct ingest_dedup_table *t, const void *dev, int64_t se
 	return TW_OK;
 }
 
+/* Notes a new (dev, seq); without memory for it, a repeat of it before
+ * the commit is left to the writer's own check (history stays right, the
+ * repeat's results may go out twice): counted. */
+static void dedup__remember(struct ingest_dedup *d, const void *dev, int64_t seq, int64_t ts)
+{
+	if (dedup__note(&d->cur, dev, seq, ts) != TW_OK)
+		d->errors++;
+}
+
 void ingest__dedup_init(struct ingest_dedup *d, struct tw_history *reader)
 {
 	memset(d, 0, sizeof(*d));
@@ -129,7 +138,7 @@ int ingest__dedup_check(struct ingest_dedup *d, const struct tw_record *r)
 	}
 	if (dev->known && seq > dev->max_seq) {
 		dev->max_seq = seq;
-		dedup__note(&d->cur, dev, seq, ts);
+		dedup__remember(d, dev, seq, ts);
 		return 0;
 	}
 	if ((e = dedup__find(&d->cur, dev, seq)) || (e = dedup__find(&d->prev, dev, seq))) {
@@ -150,7 +159,7 @@ int ingest__dedup_check(struct ingest_dedup *d, const struct tw_record *r)
 		return 1;
 	if (seq > dev->max_seq)
 		dev->max_seq = seq;
-	dedup__note(&d->cur, dev, seq, ts);
+	dedup__remember(d, dev, seq, ts);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #ifndef TELEWIRE_INGEST_DEDUP_H
 #define TELEWIRE_INGEST_DEDUP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,7 +35,7 @@ struct ingest_dedup {
 	struct tw_history *reader;	/* read-only: what is committed */
 	struct tw_strmap devices;	/* name -> struct ingest_dedup_dev */
 	struct ingest_dedup_table cur, prev;
-	unsigned long long queries, errors;	/* seen-table lookups, and failed ones */
+	atomic_ullong queries, errors;	/* seen-table lookups; failed lookups or notes */
 };
 
 /* reader: a read-only handle on the history, owned by d from now on. */

@@ -51,6 +51,10 @@ void ingest__metrics_fill(void *ctx, FILE *out)
 		pthread_mutex_unlock(&ing->wq_lock);
 		tw_metric(out, "telewire_ingest_history_queue_depth", "gauge",
 			  "messages waiting for the history writer", depth);
+		C("dedup_lookups_total", ing->dedup.queries,
+		  "duplicate checks that asked the history (a seq at or below the device's highest)");
+		C("dedup_errors_total", ing->dedup.errors,
+		  "duplicate checks that failed (left to the history writer's own check)");
 	}
 	tw_metric(out, "telewire_ingest_publish_pending", "gauge",
 		  "publishes not yet acknowledged by the broker", (unsigned long long)pub.pending);

@@ -75,21 +75,27 @@ static struct ingest_work *writer__take_locked(struct ingest *ing)
 	return w;
 }
 
-static struct ingest_work *writer__take(struct ingest *ing)
+/* Messages taken from the queue, in order. */
+struct writer__list {
+	struct ingest_work *head, *tail;
+};
+
+/* Moves the whole queue to the end of l. */
+static void writer__take(struct ingest *ing, struct writer__list *l)
 {
-	struct ingest_work *w;
+	struct ingest_work *tail;
 
 	pthread_mutex_lock(&ing->wq_lock);
-	w = writer__take_locked(ing);
+	tail = ing->wq_tail;
+	if (ing->wq_head) {
+		if (l->tail)
+			l->tail->next = ing->wq_head;
+		else
+			l->head = ing->wq_head;
+		l->tail = tail;
+	}
+	writer__take_locked(ing);
 	pthread_mutex_unlock(&ing->wq_lock);
-	return w;
-}
-
-static void writer__append(struct ingest_work **list, struct ingest_work *more)
-{
-	while (*list)
-		list = &(*list)->next;
-	*list = more;
 }
 
 /* Takes msg_lock, between two messages. The receive thread holds it for
@@ -97,13 +103,13 @@ static void writer__append(struct ingest_work **list, struct ingest_work *more)
  * asked to step aside (excl_wanted: it waits after its message until the
  * flag is cleared), and may meanwhile be waiting for room in the queue:
  * what is queued moves to *taken. */
-static void writer__lock_messages(struct ingest *ing, struct ingest_work **taken)
+static void writer__lock_messages(struct ingest *ing, struct writer__list *taken)
 {
 	struct timespec pause = { 0, 50 * 1000 };
 
 	ing->excl_wanted = 1;
 	while (pthread_mutex_trylock(&ing->msg_lock) != 0) {
-		writer__append(taken, writer__take(ing));
+		writer__take(ing, taken);
 		nanosleep(&pause, NULL);
 	}
 }
@@ -192,7 +198,7 @@ static void writer__rollup(struct ingest *ing)
 
 static void writer__commit(struct ingest *ing)
 {
-	struct ingest_work *taken = NULL;
+	struct writer__list taken = { 0 };
 	int old;
 
 	writer__lock_messages(ing, &taken);
@@ -201,8 +207,8 @@ static void writer__commit(struct ingest *ing)
 	ingest__dedup_swap(&ing->dedup);
 	writer__unlock_messages(ing);
 	/* Everything the old journal holds was queued before the switch. */
-	writer__append(&taken, writer__take(ing));
-	writer__store(ing, taken);
+	writer__take(ing, &taken);
+	writer__store(ing, taken.head);
 	if (ing->redo || !ing->tx_open)
 		return;
 	ing->tx_open = 0;
@@ -253,7 +259,7 @@ static void writer__replay_one(void *ctx, off_t at, int64_t wall, const char *to
 
 int ingest__writer_redo(struct ingest *ing)
 {
-	struct ingest_work *taken = NULL;
+	struct writer__list taken = { 0 };
 	size_t n, torn;
 	int rc = TW_OK;
 
@@ -262,8 +268,8 @@ int ingest__writer_redo(struct ingest *ing)
 	ing->tx_open = 0;
 	writer__lock_messages(ing, &taken);
 	/* Both journals hold all that was queued; the receive thread waits. */
-	writer__append(&taken, writer__take(ing));
-	writer__free(taken);
+	writer__take(ing, &taken);
+	writer__free(taken.head);
 	ing->redo = 0;
 	ing->replayed_now = 0;
 	ing->tx_stored = 0;

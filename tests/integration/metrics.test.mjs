@@ -59,6 +59,8 @@ test('ingest and hub count what they did, by reason', async (t) => {
   assert.equal(m.get('telewire_ingest_stored_total'), 5);
   assert.equal(m.get('telewire_ingest_connected'), 1);
   assert.ok(m.has('telewire_ingest_queue_depth'));
+  assert.equal(m.get('telewire_ingest_dedup_errors_total'), 0);
+  assert.ok(m.has('telewire_ingest_dedup_lookups_total'));
   assert.equal((await fetch(`http://127.0.0.1:${mport}/other`)).status, 404);
 
   const hm = await waitFor(async () => {
