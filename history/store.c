@@ -12,10 +12,11 @@
  * of each series, and a range of one series is one B-tree seek and a
  * sequential read (EXPLAIN QUERY PLAN: SEARCH samples USING PRIMARY KEY
  * (device_id=? AND key_id=? AND ts>? AND ts<?)). */
-static const char history__schema[] =
+static const char history__file_pragmas[] =
 	"PRAGMA auto_vacuum=INCREMENTAL;"
-	"PRAGMA journal_mode=WAL;"
-	"PRAGMA synchronous=NORMAL;"
+	"PRAGMA journal_mode=WAL;";
+
+static const char history__schema[] =
 	"CREATE TABLE IF NOT EXISTS devices(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
 	"CREATE TABLE IF NOT EXISTS keys(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
 	/* type: 1 number (num), 2 boolean (num 0/1), 3 string (str) */
@@ -53,6 +54,7 @@ static const char history__schema[] =
  * once per checkpoint instead of once per commit (measured with
  * tests/perf/bench_store.c and ingest's CPU time per message). */
 static const char history__writer[] =
+	"PRAGMA synchronous=NORMAL;"
 	"PRAGMA cache_size=-65536;"		/* KiB: 64 MiB */
 	"PRAGMA wal_autocheckpoint=16384;";	/* pages: 64 MiB of WAL */
 
@@ -167,14 +169,30 @@ static int history__user_version(struct tw_history *h, int *version)
 
 /* Brings a writable store to TW_HISTORY_SCHEMA_VERSION. Version 1 is the
  * first: later versions add their steps here, each in its transaction. */
-static int history__migrate(struct tw_history *h)
+static int history__migrate(struct tw_history *h, int version)
 {
 	char sql[64];
+	int rc;
 
-	if (sqlite3_exec(h->db, history__schema, NULL, NULL, NULL) != SQLITE_OK)
+	if (version == TW_HISTORY_SCHEMA_VERSION)
+		return TW_OK;
+	/* auto_vacuum before the first table; the journal mode outside a
+	 * transaction. Then one writer at a time (two workers may create one
+	 * file at once): the second finds the version done and stops there. */
+	if (sqlite3_exec(h->db, history__file_pragmas, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(h->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return TW_ERR_DB;
-	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", TW_HISTORY_SCHEMA_VERSION);
-	return sqlite3_exec(h->db, sql, NULL, NULL, NULL) == SQLITE_OK ? TW_OK : TW_ERR_DB;
+	rc = history__user_version(h, &version);
+	if (rc == TW_OK && version != TW_HISTORY_SCHEMA_VERSION) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", TW_HISTORY_SCHEMA_VERSION);
+		if (sqlite3_exec(h->db, history__schema, NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(h->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			rc = TW_ERR_DB;
+	}
+	if (rc == TW_OK && sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return TW_OK;
+	sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+	return TW_ERR_DB;
 }
 
 int tw_history_open(const char *path, int flags, struct tw_history **out, char *err,
@@ -204,7 +222,7 @@ int tw_history_open(const char *path, int flags, struct tw_history **out, char *
 		tw_history_close(h);
 		return TW_ERR_DB;
 	}
-	if (!ro && (history__migrate(h) != TW_OK ||
+	if (!ro && (history__migrate(h, version) != TW_OK ||
 		    sqlite3_exec(h->db, history__writer, NULL, NULL, NULL) != SQLITE_OK))
 		return history__fail_open(h, path, err, errlen, "cannot create the schema");
 	if (history__prepare(h, ro) != TW_OK)
