@@ -348,6 +348,7 @@ int tw_mqtt_start(struct tw_mqtt **out, const struct tw_mqtt_config *cfg)
 		rc = TW_ERR_NOMEM;
 		goto fail;
 	}
+	pthread_setname_np(m->thread, "tw-mqtt-conn");
 	*out = m;
 	return TW_OK;
 fail:

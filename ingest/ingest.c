@@ -393,6 +393,7 @@ static int ingest__start_writer(struct ingest *ing)
 		pthread_cond_destroy(&ing->wq_wake);
 		return TW_ERR_NOMEM;
 	}
+	pthread_setname_np(ing->writer, "tw-writer");
 	ing->writer_started = 1;
 	return TW_OK;
 }
@@ -433,6 +434,8 @@ int ingest__start(struct ingest *ing, const struct ingest_config *cfg,
 	if (rc == TW_OK && pthread_create(&ing->flusher, NULL, ingest__flusher, ing) != 0)
 		rc = TW_ERR_NOMEM;
 	ing->flusher_started = rc == TW_OK;
+	if (ing->flusher_started)
+		pthread_setname_np(ing->flusher, "tw-publish");
 	if (rc == TW_OK)
 		rc = ingest__start_pub(ing);
 	if (rc == TW_OK && history)

@@ -840,6 +840,7 @@ int tw_hub_start(struct tw_hub *h)
 		tw_error("hub: cannot start the loop thread: %s", strerror(rc));
 		return TW_ERR_IO;
 	}
+	pthread_setname_np(h->thread, "tw-hub");
 	h->thread_started = 1;
 	return TW_OK;
 }
