@@ -22,6 +22,7 @@ struct ingest_stats {
 	atomic_ullong transform_failed, transform_dropped;
 	atomic_ullong published, publish_failed, emit_invalid;
 	atomic_ullong commits, replayed, journal_errors, rollup_buckets;
+	atomic_llong last_commit_ms;	/* wall clock of the last commit; 0 before one */
 };
 
 /* One message's records on their way to the writer. */
@@ -57,6 +58,7 @@ struct ingest {
 	struct ingest_work *wq_head, *wq_tail;
 	size_t wq_len;
 	int wq_stop;
+	int wq_idle;			/* the writer sleeps with no transaction open */
 	atomic_int excl_wanted;		/* the writer waits for msg_lock */
 	/* the writer thread's own */
 	int tx_open, redo;

@@ -26,6 +26,8 @@
 #include "telewire/log.h"
 
 #define WRITER_QUEUE_MAX 50000	/* messages waiting for the writer; past it the receive thread waits */
+#define WRITER_WAKE_BATCH 256	/* queued messages that wake the writer in a transaction */
+#define WRITER_TICK_MS 10	/* else it takes the queue this often */
 #define WRITER_RETRY_MS 100	/* between two attempts to store after a failure */
 #define ROLLUP_STEP_MS 5	/* rollup work between two commits */
 #define ROLLUP_IDLE_MS 20	/* between two steps of a pass when nothing else is to do */
@@ -59,7 +61,9 @@ void ingest__writer_push(struct ingest *ing, struct ingest_work *w)
 	else
 		ing->wq_head = w;
 	ing->wq_tail = w;
-	if (++ing->wq_len == 1)
+	/* Not a wake-up per message: the journal holds it, and the writer
+	 * comes for the queue every WRITER_TICK_MS in a transaction. */
+	if ((++ing->wq_len == 1 && ing->wq_idle) || ing->wq_len == WRITER_WAKE_BATCH)
 		pthread_cond_signal(&ing->wq_wake);
 	pthread_mutex_unlock(&ing->wq_lock);
 }
@@ -217,8 +221,9 @@ static void writer__commit(struct ingest *ing)
 		ing->redo = 1;
 		return;
 	}
-	ing->st.commits++;
 	ing->st.stored += ing->tx_stored;
+	ing->st.commits++;
+	ing->st.last_commit_ms = tw_wall_ms();
 	/* If emptying fails, a replay finds these stored and drops them. */
 	if (ingest__journal_reset(&ing->journal[old]) != TW_OK) {
 		ing->st.journal_errors++;
@@ -299,9 +304,10 @@ int ingest__writer_redo(struct ingest *ing)
 			if (ingest__journal_reset(&ing->journal[k]) != TW_OK)
 				ing->st.journal_errors++;
 		ingest__dedup_swap(&ing->dedup);
-		ing->st.commits++;
 		ing->st.stored += ing->tx_stored;
 		ing->st.replayed += ing->replayed_now;
+		ing->st.commits++;
+		ing->st.last_commit_ms = tw_wall_ms();
 	}
 	rc = ing->redo ? TW_ERR_DB : TW_OK;
 	writer__unlock_messages(ing);
@@ -316,10 +322,12 @@ static struct ingest_work *writer__wait(struct ingest *ing)
 	int64_t wait;
 
 	pthread_mutex_lock(&ing->wq_lock);
-	if (!ing->wq_head && !ing->wq_stop) {
+	if (ing->wq_len < (ing->tx_open ? WRITER_WAKE_BATCH : 1) && !ing->wq_stop) {
 		wait = ing->redo ? WRITER_RETRY_MS
 		       : ing->tx_open ? ing->tx_start + ing->cfg->commit_ms - tw_mono_ms()
 		       : ing->rollup_due ? 1000 : ROLLUP_IDLE_MS;
+		if (ing->tx_open && wait > WRITER_TICK_MS)
+			wait = WRITER_TICK_MS;
 		if (wait > 0) {
 			clock_gettime(CLOCK_MONOTONIC, &until);
 			until.tv_sec += wait / 1000;
@@ -328,7 +336,9 @@ static struct ingest_work *writer__wait(struct ingest *ing)
 				until.tv_sec++;
 				until.tv_nsec -= 1000000000;
 			}
+			ing->wq_idle = !ing->tx_open;
 			pthread_cond_timedwait(&ing->wq_wake, &ing->wq_lock, &until);
+			ing->wq_idle = 0;
 		}
 	}
 	if (!ing->redo)
