@@ -33,6 +33,10 @@ void ingest__metrics_fill(void *ctx, FILE *out)
 	C("plugin_dropped_total", s->transform_dropped, "records a plugin chose to drop");
 	C("stored_total", s->stored, "records committed to history");
 	C("commits_total", s->commits, "history transactions committed (each a group of messages)");
+	tw_metric_head(out, "telewire_ingest_last_commit_timestamp_seconds", "gauge",
+		       "when history last committed (Unix time; 0 before the first commit)");
+	fprintf(out, "telewire_ingest_last_commit_timestamp_seconds %.3f\n",
+		(double)ing->st.last_commit_ms / 1000.0);
 	C("replayed_total", s->replayed, "messages stored again from the journal");
 	C("journal_errors_total", s->journal_errors, "journal writes, resets or replays that failed");
 	C("rollup_buckets_total", s->rollup_buckets, "history rollup buckets written (minutes and hours)");
