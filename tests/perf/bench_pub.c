@@ -29,6 +29,8 @@ struct pub {
 	char **topics;		/* one per device */
 };
 
+#define PUB_TICK_US 1000	/* pacing granularity at --rate */
+
 static void pub__usage(void)
 {
 	fprintf(stderr,
@@ -37,10 +39,11 @@ static void pub__usage(void)
 		"       [--client-id ID] [--timeout S] [--stamp KEY]\n"
 		"Publishes N telemetry messages to devices/PREFIXnnnnn/telemetry, the devices in\n"
 		"turn, each with its own seq (from --seq-start) and a ts 1 ms apart, at most\n"
-		"--window unacknowledged at a time, flat out or at --rate (paced evenly from the\n"
-		"first message). --stamp KEY adds the value KEY: the wall clock in microseconds\n"
-		"since the epoch when the message is handed to the client, for latency. Prints\n"
-		"one RESULT line.\n");
+		"--window unacknowledged at a time, flat out or at --rate (paced from the first\n"
+		"message in ticks of 1 ms: the messages due within a millisecond go out together\n"
+		"at its start, as a fleet's do, instead of one sleep per message). --stamp KEY\n"
+		"adds the value KEY: the wall clock in microseconds since the epoch when the\n"
+		"message is handed to the client, for latency. Prints one RESULT line.\n");
 }
 
 static int pub__parse(struct pub *p, int argc, char **argv)
@@ -242,7 +245,8 @@ static int pub__run(struct pub *p, int64_t *first_us, long long *sent)
 		int rc;
 
 		if (p->rate > 0) {
-			int64_t due = start + (int64_t)((double)i * 1e6 / p->rate), now;
+			int64_t due = start + (int64_t)((double)i * 1e6 / p->rate) / PUB_TICK_US * PUB_TICK_US;
+			int64_t now;
 
 			while ((now = bench_mono_us()) < due)
 				bench_sleep_us(due - now > 1000 ? 1000 : due - now);
