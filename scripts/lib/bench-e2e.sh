@@ -24,7 +24,9 @@
 #      when it cannot keep up with that, at 80% of its own flat-out rate.
 # Every delivery is counted: the swarm must receive exactly what the groups' members
 # should (and ingest's and the hub's counters must show no drop), else the script
-# fails. Exit status 0 when every tool worked and nothing was lost, 1 otherwise.
+# fails. Every run also records the CPU time per message of each process in the path
+# (the tools' cpu_us, the servers' /proc/PID/stat), reported in a table of its own.
+# Exit status 0 when every tool worked and nothing was lost, 1 otherwise.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$root/scripts/lib/run.sh"
@@ -38,7 +40,7 @@ while [ $# -gt 0 ]; do
     --out) out=${2:?--out needs a file}; shift ;;
     --rate) opt_rate=${2:?--rate needs a number}; shift ;;
     --clients) opt_clients=${2:?--clients needs a number}; shift ;;
-    -h|--help) sed -n '2,28s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) echo "bench-e2e: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -89,6 +91,8 @@ if [ ! -f "$nr_stamp" ] || [ "$nr_dir/package-lock.json" -nt "$nr_stamp" ]; then
     { echo "bench-e2e: npm ci in tests/perf/node-red/ failed" >&2; exit 1; }
 fi
 nr_version=$(node -p "require('$nr_dir/node_modules/node-red/package.json').version")
+clk_tck=$(getconf CLK_TCK) ncpu=$(nproc)
+node_exe=$(command -v node) mosquitto_exe=$(mosquitto_bin)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/telewire-bench-e2e-XXXXXX")
 keep_tmp=0
@@ -163,6 +167,54 @@ metric() {
 }
 
 is_num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+is_num "$clk_tck" || fail "getconf CLK_TCK: \"$clk_tck\" is not a number"
+
+# ticks PID EXE: sets ticks to the CPU time process PID has used so far (user +
+# system, every thread: fields 14 and 15 of /proc/PID/stat) in clock ticks. PID must
+# run EXE: a wrapper that forked instead of exec'ing would be measured for nothing.
+ticks() {
+  local exe stat f
+  exe=$(readlink -f "/proc/$1/exe" 2>/dev/null) || exe=""
+  [ "$exe" = "$(readlink -f "$2")" ] || fail "cpu: process $1 runs \"${exe:-nothing}\", not $2"
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || fail "cpu: cannot read /proc/$1/stat"
+  # the fields after the command name, which is in parentheses and may hold spaces
+  read -ra f <<<"${stat##*) }"
+  if ! is_num "${f[11]:-}" || ! is_num "${f[12]:-}"; then
+    fail "cpu: no utime and stime in /proc/$1/stat: $stat"
+  fi
+  ticks=$((f[11] + f[12]))
+}
+
+# cpu_begin PID:EXE...: notes the CPU time so far of the long-running processes;
+# cpu_end COUNT then sets cpu_long to what each used since, in microseconds per
+# message over COUNT messages, space-separated in the same order
+cpu_procs=() cpu0=()
+cpu_begin() {
+  local p
+  cpu_procs=("$@") cpu0=()
+  for p in "$@"; do
+    ticks "${p%%:*}" "${p#*:}"
+    cpu0+=("$ticks")
+  done
+}
+cpu_end() {
+  local i
+  cpu_long=""
+  for i in "${!cpu_procs[@]}"; do
+    ticks "${cpu_procs[i]%%:*}" "${cpu_procs[i]#*:}"
+    cpu_long+="${cpu_long:+ }$(awk -v t=$((ticks - cpu0[i])) -v hz="$clk_tck" -v n="$1" \
+                               'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+  done
+}
+
+# tool_cpu WHAT FILE PREFIX COUNT: the cpu_us of a tool's result line (the first line of
+# FILE that starts with PREFIX) per message over COUNT messages, in cpu_tool
+tool_cpu() {
+  local v
+  v=$(kv "$2" "$3" cpu_us)
+  is_num "$v" || fail "$1: no cpu_us number in its result line: $(grep "^$3" "$2" | head -1)"
+  cpu_tool=$(awk -v u="$v" -v n="$4" 'BEGIN { printf "%.2f", u / n }')
+}
 median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
 
 # expected COUNT CLIENTS: deliveries the swarm should see when bench_pub sends COUNT
@@ -265,6 +317,17 @@ swarm_result() {
   res="$msgs $(kv "$d/swarm.out" swarm p50_us) $(kv "$d/swarm.out" swarm p99_us) $(kv "$d/swarm.out" swarm max_us)"
 }
 
+# path_cpu NAME DIR COUNT KEY: after swarm_result (the swarm has finished, nothing is
+# stopped yet), adds to KEY the CPU time per message of the run's publisher, of the
+# long-running processes given to cpu_begin, and of the swarm
+path_cpu() {
+  cpu_end "$3"
+  tool_cpu "$1: bench_pub" "$2/pub.out" RESULT "$3"
+  add "$4" "$cpu_tool $cpu_long"
+  tool_cpu "$1: ws_swarm" "$2/swarm.out" swarm "$3"
+  add "$4" "$cpu_tool"
+}
+
 # ---- the private broker ----
 
 mqtt_port=$(pick_port 18850)
@@ -285,7 +348,8 @@ log_type notice
 log_type information
 log_type subscribe
 CONF
-spawn "$tmp/broker/out.log" "$(mosquitto_bin)" -c "$tmp/broker/mosquitto.conf"
+spawn "$tmp/broker/out.log" "$mosquitto_exe" -c "$tmp/broker/mosquitto.conf"
+mosquitto_pid=$spawned
 wait_port "$mqtt_port" 10 mosquitto || fail "mosquitto did not start"
 
 {
@@ -336,12 +400,19 @@ broker() {
   spawn "$d/sub.out" "${sub[@]}"
   sp=$spawned
   wait_file "$d/sub.out" "subscribed to" 10 || fail "broker: subscriber"
+  cpu_begin "$mosquitto_pid:$mosquitto_exe"
   "${pub[@]}" >"$d/pub.out" 2>"$d/pub.err" || fail "broker: publisher: $(cat "$d/pub.err")"
   reap "$sp" bench_sub "$tool_timeout"
+  cpu_end "$n_broker"
   got=$(kv "$d/sub.out" RESULT counted)
   is_num "$got" || fail "broker: no result from the subscriber: $(cat "$d/sub.out")"
   [ "$got" -eq "$n_broker" ] || fail "broker QoS 1: $got of $n_broker delivered"
   res=$(kv "$d/sub.out" RESULT rate)
+  # CPU per message: publisher, mosquitto, subscriber
+  tool_cpu "broker run $1: bench_pub" "$d/pub.out" RESULT "$n_broker"
+  add cpu_broker "$cpu_tool $cpu_long"
+  tool_cpu "broker run $1: bench_sub" "$d/sub.out" RESULT "$n_broker"
+  add cpu_broker "$cpu_tool"
 }
 
 # telewire RUN: hub and ingest (history on), the latency run at $rate, then flat out
@@ -369,19 +440,24 @@ telewire() {
 
   local url="ws://127.0.0.1:$hub_port/client/?hub=telemetry"
   e=$(expected "$n_lat" "$clients")
+  local procs=("$mosquitto_pid:$mosquitto_exe" "$ip:$bin/telewire-ingest" "$hp:$bin/telewire-hub")
   swarm_start telewire-lat "$d/lat" "$e" $((n_lat / rate + 40)) --url "$url" --mode signalr
+  cpu_begin "${procs[@]}"
   publish "telewire-lat-$r" "$d/lat" "$n_lat" 1 "$rate"
   swarm_result "telewire at $rate/s, run $r" "$d/lat" "$e" "$n_lat"
   add tw_lat "$res"
+  path_cpu "telewire at $rate/s, run $r" "$d/lat" "$n_lat" cpu_tw_lat
 
   # flat out: the seqs go on where the latency run stopped, or ingest would drop
   # the messages as duplicates
   seq2=$(( (n_lat + devices - 1) / devices + 1 ))
   e=$(expected "$n_max" "$clients")
   swarm_start telewire-max "$d/max" "$e" $((tool_timeout + 30)) --url "$url" --mode signalr
+  cpu_begin "${procs[@]}"
   publish "telewire-max-$r" "$d/max" "$n_max" "$seq2" 0
   swarm_result "telewire flat out, run $r" "$d/max" "$e" "$n_max"
   add tw_max "$res"
+  path_cpu "telewire flat out, run $r" "$d/max" "$n_max" cpu_tw_max
 
   # nothing dropped on the way: ingest's and the hub's counters. History commits in
   # groups after the results went out (the journal keeps them meanwhile): give the
@@ -434,10 +510,13 @@ nodered() {
   local url="ws://127.0.0.1:$nr_port/ws/{group}"
   # seqs go on from run to run only for tidiness: Node-RED does not de-duplicate
   e=$(expected "$n_nr_max" "$clients")
+  local procs=("$mosquitto_pid:$mosquitto_exe" "$nr_pid:$node_exe")
   swarm_start node-red-max "$d/max" "$e" $((tool_timeout + 30)) --url "$url" --mode raw
+  cpu_begin "${procs[@]}"
   publish "node-red-max-$r" "$d/max" "$n_nr_max" 1 0
   swarm_result "Node-RED flat out, run $r" "$d/max" "$e" "$n_nr_max"
   add nr_max "$res"
+  path_cpu "Node-RED flat out, run $r" "$d/max" "$n_nr_max" cpu_nr_max
   read -r max _ <<<"$res"
   nr_rate=$(awk -v m="$max" -v r="$rate" 'BEGIN { x = int(m * 0.8 / 100) * 100; if (x < 100) x = 100; print (x < r ? x : r) }')
   add nr_rate "$nr_rate"
@@ -446,9 +525,11 @@ nodered() {
   seq2=$(( (n_nr_max + devices - 1) / devices + 1 ))
   e=$(expected "$n" "$clients")
   swarm_start node-red-lat "$d/lat" "$e" $((n / nr_rate + 40)) --url "$url" --mode raw
+  cpu_begin "${procs[@]}"
   publish "node-red-lat-$r" "$d/lat" "$n" "$seq2" "$nr_rate"
   swarm_result "Node-RED at $nr_rate/s, run $r" "$d/lat" "$e" "$n"
   add nr_lat "$res"
+  path_cpu "Node-RED at $nr_rate/s, run $r" "$d/lat" "$n" cpu_nr_lat
 }
 
 # ---- run ----
@@ -476,7 +557,7 @@ col() {
 }
 # med KEY I W: median of the I-th of every W numbers of KEY
 med() { local v; read -ra v <<<"$(col "$1" "$2" "$3")"; median "${v[@]}"; }
-for k in broker_q1 tw_lat tw_max nr_max nr_lat nr_rate; do
+for k in broker_q1 tw_lat tw_max nr_max nr_lat nr_rate cpu_broker cpu_tw_lat cpu_tw_max cpu_nr_max cpu_nr_lat; do
   for v in ${all[$k]:-x}; do
     is_num "$v" || fail "$k: \"$v\" is not a number (all results: ${all[$k]:-none})"
   done
@@ -520,6 +601,34 @@ for row in "${rows[@]}"; do
   printf '%-58s %9s  %-22s %8s %8s %8s  %s\n' "$name" "$m" "$each" "$p50" "$p99" "$mx" "$tg"
 done
 echo "zero loss: $v_loss"
+
+# cpu_row NAME KEY WIDTH MSG_PER_S I...: a row of the CPU table from KEY's WIDTH numbers
+# per run: for each column the place of its number among them, or "-" for none; then
+# the sum of the medians and the cores that keeps busy at MSG_PER_S
+cpu_rows=()
+cpu_row() {
+  local name=$1 key=$2 w=$3 rate=$4 i m cells="" sum=0
+  shift 4
+  for i in "$@"; do
+    if [ "$i" = - ]; then cells+="|-"; continue; fi
+    m=$(med "$key" "$i" "$w")
+    cells+="|$m"
+    sum=$(awk -v a="$sum" -v b="$m" 'BEGIN { printf "%.2f", a + b }')
+  done
+  cpu_rows+=("$name$cells|$sum|$rate|$(awk -v s="$sum" -v r="$rate" -v c="$ncpu" \
+                                        'BEGIN { printf "%.2f of %d", s * r / 1e6, c }')")
+}
+cpu_row "MQTT leg, QoS 1" cpu_broker 3 "$q1" 1 2 - - 3
+cpu_row "telewire at $rate msg/s" cpu_tw_lat 5 "$twl_rate" 1 2 3 4 5
+cpu_row "telewire flat out" cpu_tw_max 5 "$twm" 1 2 3 4 5
+cpu_row "Node-RED flat out" cpu_nr_max 4 "$nrm" 1 2 - 3 4
+cpu_row "Node-RED at $nr_at msg/s" cpu_nr_lat 4 "$nrl_rate" 1 2 - 3 4
+printf '\n%-32s %9s %9s %9s %9s %9s %9s %9s  %s\n' "CPU us per message (median)" publisher \
+  mosquitto ingest hub/NR swarm/sub sum msg/s "cores busy"
+for row in "${cpu_rows[@]}"; do
+  IFS='|' read -r name a b c e f sum m busy <<<"$row"
+  printf '%-32s %9s %9s %9s %9s %9s %9s %9s  %s\n' "$name" "$a" "$b" "$c" "$e" "$f" "$sum" "$m" "$busy"
+done
 for p in "${problems[@]}"; do
   echo "bench-e2e: LOST: $p" >&2
 done
@@ -550,6 +659,39 @@ EOF
     echo "| $name | $m | ${each// / · } | $p50 | $p99 | $mx | $tg |"
   done
   cat <<EOF
+
+**CPU time per message, by process (median of the runs)**, in microseconds of
+CPU (user + system) per message published, and the cores that keeps busy at the
+row's rate, of the $ncpu this machine has (\`nproc\`):
+
+| scenario | publisher | mosquitto | ingest | hub (or Node-RED) | swarm (or subscriber) | sum | msg/s | cores busy |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+EOF
+  for row in "${cpu_rows[@]}"; do
+    echo "| ${row//|/ | } |"
+  done
+  cat <<EOF
+
+Every process's CPU time in the run, all its threads, divided by the messages
+\`bench_pub\` published in it. mosquitto, \`telewire-ingest\`, \`telewire-hub\`
+and Node-RED's node process: utime + stime of \`/proc/PID/stat\` once the
+swarm had every connection up, before the publisher started, and again when the
+swarm (the subscriber, in the MQTT leg) had finished, before anything was
+stopped; in clock ticks of 1/$clk_tck s, so a small run's figures are coarse.
+The tools count their own (\`cpu_us\` of their result lines, \`getrusage\`):
+\`bench_pub\` from its first publish to its last acknowledgement, \`ws_swarm\`
+from its ready file to its end (the connection set-up is not in it),
+\`bench_sub\` from its subscription to its end. In the telewire rows mosquitto
+serves two hops, publisher -> ingest and ingest -> hub, so every message goes
+through it twice; in the others, once. The sum adds the columns' medians;
+cores busy is that sum x msg/s / 1,000,000: the CPU the whole path, load tools
+included, needs at the rate it reached. Near $ncpu the processes wait for
+each other's CPU, and the machine, not one process, sets the rates and
+latencies above. Not in it: the kernel's work charged to other processes
+(loopback TCP done in softirq context lands on whichever process it
+interrupts), and whatever ingest's history still commits after the last
+delivery. In the paced rows the processes' idle wake-ups are counted too, so
+they weigh more per message at a low rate.
 
 Targets (issue 6$([ "$smoke" -eq 1 ] && echo "; a smoke run, far from the sizes the targets are for")): p99 <= $target_p99_ms ms at 10,000 messages/s with 1,000
 clients (measured at $rate with $clients): **$v_p99**; flat out >= $target_broker_ratio x the broker's own QoS 1

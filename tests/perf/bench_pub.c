@@ -25,6 +25,7 @@ struct pub {
 	double rate;		/* messages per second, all devices together; 0: flat out */
 	atomic_llong acked, failed;
 	atomic_llong last_ack_us;
+	int64_t cpu_start_us;	/* process CPU time at the first publish */
 	struct pub_client cl[MAX_CLIENTS];
 	char **topics;		/* one per device */
 };
@@ -43,7 +44,9 @@ static void pub__usage(void)
 		"message in ticks of 1 ms: the messages due within a millisecond go out together\n"
 		"at its start, as a fleet's do, instead of one sleep per message). --stamp KEY\n"
 		"adds the value KEY: the wall clock in microseconds since the epoch when the\n"
-		"message is handed to the client, for latency. Prints one RESULT line.\n");
+		"message is handed to the client, for latency. Prints one RESULT line; its cpu_us\n"
+		"is the process's CPU time (user + system, every thread) in microseconds from the\n"
+		"first publish to the last acknowledgement.\n");
 }
 
 static int pub__parse(struct pub *p, int argc, char **argv)
@@ -237,6 +240,7 @@ static int pub__run(struct pub *p, int64_t *first_us, long long *sent)
 	char payload[256];
 
 	*first_us = bench_wall_us();
+	p->cpu_start_us = bench_process_cpu_us();
 	for (long long i = 0; i < p->count; i++) {
 		MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 		MQTTAsync_message msg = MQTTAsync_message_initializer;
@@ -303,7 +307,7 @@ int main(int argc, char **argv)
 		.qos = 1, .window = 10000, .seq_start = 1, .timeout_s = 60,
 	};
 	long long sent = 0, acked, failed;
-	int64_t first_us = 0, last_us;
+	int64_t first_us = 0, last_us, cpu_us;
 	double secs;
 	int rc;
 
@@ -315,13 +319,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rc = pub__run(&p, &first_us, &sent);
+	cpu_us = bench_process_cpu_us() - p.cpu_start_us;
 	acked = atomic_load(&p.acked);
 	failed = atomic_load(&p.failed);
 	last_us = atomic_load(&p.last_ack_us);
 	secs = last_us > first_us ? (double)(last_us - first_us) / 1e6 : 0;
 	printf("RESULT sent=%lld acked=%lld failed=%lld qos=%lld seconds=%.3f rate=%.0f "
-	       "first_us=%lld last_ack_us=%lld\n", sent, acked, failed, p.qos, secs,
-	       secs > 0 ? (double)acked / secs : 0, (long long)first_us, (long long)last_us);
+	       "first_us=%lld last_ack_us=%lld cpu_us=%lld\n", sent, acked, failed, p.qos, secs,
+	       secs > 0 ? (double)acked / secs : 0, (long long)first_us, (long long)last_us,
+	       (long long)cpu_us);
 	fflush(stdout);
 	if (rc != 0)
 		fprintf(stderr, PROG ": incomplete: %lld of %lld sent, %lld acknowledged, %lld failed\n",

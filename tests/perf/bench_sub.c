@@ -27,7 +27,8 @@ static void sub__usage(void)
 		"Counts the messages on FILTER (or, with --count-string, the times TEXT occurs in\n"
 		"them) until --expect are counted, nothing came for --idle-ms after the first, or\n"
 		"--timeout passed; --also-count counts a second TEXT beside (\"also\"). Prints\n"
-		"\"subscribed\" once ready, then one RESULT line.\n");
+		"\"subscribed\" once ready, then one RESULT line; its cpu_us is the process's CPU\n"
+		"time (user + system, every thread) in microseconds from then to the end.\n");
 }
 
 static int sub__parse(struct sub *s, int argc, char **argv)
@@ -199,6 +200,7 @@ int main(int argc, char **argv)
 	};
 	MQTTAsync_disconnectOptions dop = MQTTAsync_disconnectOptions_initializer5;
 	long long counted, first, last;
+	int64_t cpu_us;
 	double secs;
 
 	if (sub__parse(&s, argc, argv) != 0)
@@ -211,16 +213,18 @@ int main(int argc, char **argv)
 	}
 	printf("subscribed to %s (QoS %lld)\n", s.topic, s.qos);
 	fflush(stdout);
+	cpu_us = bench_process_cpu_us();
 	sub__wait(&s);
+	cpu_us = bench_process_cpu_us() - cpu_us;
 	counted = atomic_load(&s.counted);
 	first = atomic_load(&s.first_us);
 	last = atomic_load(&s.last_us);
 	secs = last > first ? (double)(last - first) / 1e6 : 0;
 	printf("RESULT counted=%lld also=%lld messages=%lld bytes=%lld seconds=%.3f rate=%.0f "
-	       "first_us=%lld last_us=%lld\n", counted, (long long)atomic_load(&s.also),
+	       "first_us=%lld last_us=%lld cpu_us=%lld\n", counted, (long long)atomic_load(&s.also),
 	       (long long)atomic_load(&s.messages),
 	       (long long)atomic_load(&s.bytes), secs, secs > 0 ? (double)counted / secs : 0,
-	       first, last);
+	       first, last, (long long)cpu_us);
 	fflush(stdout);
 	dop.timeout = 500;
 	MQTTAsync_disconnect(s.c, &dop);

@@ -45,8 +45,12 @@
  * first.
  *
  * Output: human lines on stderr and one final line on stdout:
- *   swarm connections=N connected=C failed=F deliveries=D rate=R p50_us= p90_us= p99_us= max_us= samples= errors=E closed=X elapsed_s=
+ *   swarm connections=N connected=C failed=F deliveries=D rate=R p50_us= p90_us= p99_us= max_us= samples= errors=E closed=X elapsed_s= cpu_us=U
  * rate is deliveries per second between the first and the last delivery.
+ * cpu_us is the swarm's own CPU time (user + system, every thread) in
+ * microseconds from the moment every connection was settled (when the
+ * ready file is written) to the end: connection set-up is not in it (from
+ * the start when they never all settled).
  * The ready file gets "ready connected=C failed=F" once every connection is
  * up (and joined) or has failed. Exit status 0 when every connection came up,
  * none was lost and --expect (if given) was reached; 1 otherwise; 2 on usage.
@@ -149,6 +153,7 @@ static struct worker workers[MAX_THREADS];
 static atomic_llong total_deliveries, settled;
 static atomic_int stop_flag;
 static int64_t start_mono;
+static int64_t cpu_at_ready;	/* process CPU time when every connection settled */
 
 static const char ws_key_header[] = "Sec-WebSocket-Key: dGVsZXdpcmUtc3dhcm0tMQ==\r\n";
 
@@ -1076,6 +1081,7 @@ static void supervise(void)
 		sum_counts(&connected, &failed);
 		if (!ready && atomic_load(&settled) >= cfg.connections) {
 			ready = 1;
+			cpu_at_ready = bench_process_cpu_us();
 			fprintf(stderr, PROG ": %lld connected, %lld failed after %.2f s\n", connected, failed,
 				(double)elapsed_us() / 1e6);
 			write_ready(connected, failed);
@@ -1093,7 +1099,7 @@ static void report(void)
 {
 	struct hist *h = calloc(1, sizeof(*h));
 	long long connected = 0, failed = 0, deliveries = 0, errors = 0, closed = 0;
-	int64_t first = INT64_MAX, last = 0;
+	int64_t first = INT64_MAX, last = 0, cpu = bench_process_cpu_us();
 	double rate;
 
 	if (!h)
@@ -1123,10 +1129,11 @@ static void report(void)
 			"max %llu us, %lld errors, %lld closed\n", connected, cfg.connections, deliveries, rate,
 		hist_pct(h, 0.5), hist_pct(h, 0.99), (unsigned long long)h->max, errors, closed);
 	printf("swarm connections=%lld connected=%lld failed=%lld deliveries=%lld rate=%.0f p50_us=%.0f "
-	       "p90_us=%.0f p99_us=%.0f max_us=%llu samples=%llu errors=%lld closed=%lld elapsed_s=%.3f\n",
+	       "p90_us=%.0f p99_us=%.0f max_us=%llu samples=%llu errors=%lld closed=%lld elapsed_s=%.3f "
+	       "cpu_us=%lld\n",
 	       cfg.connections, connected, failed, deliveries, rate, hist_pct(h, 0.5), hist_pct(h, 0.9),
 	       hist_pct(h, 0.99), (unsigned long long)h->max, (unsigned long long)h->n, errors, closed,
-	       (double)elapsed_us() / 1e6);
+	       (double)elapsed_us() / 1e6, (long long)(cpu - cpu_at_ready));
 	fflush(stdout);
 	free(h);
 	if (failed || closed || (cfg.expect > 0 && deliveries < cfg.expect))
