@@ -2,6 +2,7 @@
 # bench-e2e.sh -- end to end to WebSocket clients: publisher -> mosquitto -> ingest -> hub -> clients, and Node-RED doing the same job
 #
 #   scripts/lib/bench-e2e.sh --build-dir DIR --out FRAGMENT.md [--smoke] [--runs N] [--rate R] [--clients N]
+#                            [--sweep "R1 R2 ..."]
 #
 #   --build-dir DIR  where bin/ holds telewire-ingest, telewire-hub, bench_pub, bench_sub,
 #                    ws_swarm (built beforehand: this script builds nothing)
@@ -10,6 +11,8 @@
 #   --runs N         runs of every measurement, the median reported (default 3)
 #   --rate R         messages/s of the latency runs (default 10000; smoke 200)
 #   --clients N      WebSocket clients (default 1000; smoke 20)
+#   --sweep LIST     more rates for telewire's latency, each a run of its own (default
+#                    "2000 5000"; smoke "100"; "" for none)
 #   --smoke          everything once at a tiny size (under 60 s): the tools work,
 #                    nothing is lost and the numbers parse
 #
@@ -31,7 +34,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$root/scripts/lib/run.sh"
 
-smoke=0 runs=3 build_dir="" out="" opt_rate="" opt_clients=""
+smoke=0 runs=3 build_dir="" out="" opt_rate="" opt_clients="" opt_sweep="" opt_sweep_set=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
@@ -40,7 +43,8 @@ while [ $# -gt 0 ]; do
     --out) out=${2:?--out needs a file}; shift ;;
     --rate) opt_rate=${2:?--rate needs a number}; shift ;;
     --clients) opt_clients=${2:?--clients needs a number}; shift ;;
-    -h|--help) sed -n '2,30s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    --sweep) opt_sweep=${2?--sweep needs a list}; opt_sweep_set=1; shift ;;
+    -h|--help) sed -n '2,32s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) echo "bench-e2e: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -65,6 +69,11 @@ else
   clients=1000 devices=1000 rate=10000 lat_ms=6000 n_max=100000 n_broker=200000 n_nr_max=30000
   tool_timeout=120
 fi
+[ "$smoke" -eq 1 ] && sweep="100" || sweep="2000 5000"
+[ "$opt_sweep_set" -eq 1 ] && sweep=$opt_sweep
+for v in $sweep; do
+  case "$v" in *[!0-9]*|0) echo "bench-e2e: --sweep: expected whole numbers >= 1" >&2; exit 2 ;; esac
+done
 for v in "$opt_rate" "$opt_clients"; do
   case "$v" in *[!0-9]*|0) echo "bench-e2e: --rate, --clients: expected a whole number >= 1" >&2; exit 2 ;; esac
 done
@@ -275,7 +284,7 @@ publish() {
              --seq-start "$4" --window "$window" --timeout "$tool_timeout" --stamp t
              --client-id "bench-e2e-$name")
   [ "$5" -gt 0 ] && cmd+=(--rate "$5")
-  note "pub-${name%%-*}-$([ "$5" -gt 0 ] && echo rate || echo max)" "" "${cmd[@]}"
+  note "pub-${name%-*}" "" "${cmd[@]}"
   "${cmd[@]}" >"$d/pub.out" 2>"$d/pub.err" || fail "$name: publisher: $(cat "$d/pub.err")"
 }
 
@@ -418,7 +427,7 @@ broker() {
 # telewire RUN: hub and ingest (history on), the latency run at $rate, then flat out
 telewire() {
   local r=$1 d=$tmp/telewire-$1 ip hp e v got summary="" seq2 from
-  mkdir -p "$d/lat" "$d/max"
+  mkdir -p "$d/warm" "$d/lat" "$d/max"
   from=$(( $(wc -l <"$tmp/broker/mosquitto.log") + 1 ))
   hub_port=$(pick_port 18950)
   metrics_port=$(pick_port 19150)
@@ -438,19 +447,41 @@ telewire() {
   # the hub subscribes to the backplane in the background: wait for its subscription
   wait_file "$tmp/broker/mosquitto.log" " telewire/hub/telemetry/#" 10 "$from" || fail "the hub did not subscribe"
 
+  # Warm-up: one message per device before anything is measured. The first
+  # thousand messages through fresh connections and processes take tens of
+  # milliseconds longer (measured with a warm-up on other devices too, so
+  # it is not the devices' first messages): a start-up cost, not the steady
+  # state the latency target is about. Nobody is subscribed to the groups yet.
+  publish "telewire-warm-$r" "$d/warm" "$devices" 1 0
   local url="ws://127.0.0.1:$hub_port/client/?hub=telemetry"
   e=$(expected "$n_lat" "$clients")
   local procs=("$mosquitto_pid:$mosquitto_exe" "$ip:$bin/telewire-ingest" "$hp:$bin/telewire-hub")
   swarm_start telewire-lat "$d/lat" "$e" $((n_lat / rate + 40)) --url "$url" --mode signalr
   cpu_begin "${procs[@]}"
-  publish "telewire-lat-$r" "$d/lat" "$n_lat" 1 "$rate"
+  publish "telewire-lat-$r" "$d/lat" "$n_lat" 2 "$rate"
   swarm_result "telewire at $rate/s, run $r" "$d/lat" "$e" "$n_lat"
   add tw_lat "$res"
   path_cpu "telewire at $rate/s, run $r" "$d/lat" "$n_lat" cpu_tw_lat
 
-  # flat out: the seqs go on where the latency run stopped, or ingest would drop
-  # the messages as duplicates
-  seq2=$(( (n_lat + devices - 1) / devices + 1 ))
+  # the seqs go on where the last run stopped, or ingest would drop the
+  # messages as duplicates
+  seq2=$(( (n_lat + devices - 1) / devices + 2 ))
+  local sw n_sw n_all=$((devices + n_lat + n_max))
+  for sw in $sweep; do
+    # more paced runs: where the latency target holds on this machine
+    n_sw=$((sw * lat_ms / 1000))
+    [ "$n_sw" -ge "$devices" ] || n_sw=$devices
+    mkdir -p "$d/lat-$sw"
+    e=$(expected "$n_sw" "$clients")
+    swarm_start "telewire-lat-$sw" "$d/lat-$sw" "$e" $((n_sw / sw + 40)) --url "$url" --mode signalr
+    publish "telewire-sweep-$r" "$d/lat-$sw" "$n_sw" "$seq2" "$sw"
+    swarm_result "telewire at $sw/s, run $r" "$d/lat-$sw" "$e" "$n_sw"
+    add "tw_sweep_$sw" "$res"
+    seq2=$((seq2 + (n_sw + devices - 1) / devices))
+    n_all=$((n_all + n_sw))
+  done
+
+  # flat out
   e=$(expected "$n_max" "$clients")
   swarm_start telewire-max "$d/max" "$e" $((tool_timeout + 30)) --url "$url" --mode signalr
   cpu_begin "${procs[@]}"
@@ -462,7 +493,7 @@ telewire() {
   # nothing dropped on the way: ingest's and the hub's counters. History commits in
   # groups after the results went out (the journal keeps them meanwhile): give the
   # stored count a few seconds to catch up.
-  local n=$((n_lat + n_max))
+  local n=$n_all
   for ((v = 0; v < 100; v++)); do
     [ "$(metric "$metrics_port" telewire_ingest_stored_total)" = "$n" ] && break
     sleep 0.1
@@ -557,7 +588,9 @@ col() {
 }
 # med KEY I W: median of the I-th of every W numbers of KEY
 med() { local v; read -ra v <<<"$(col "$1" "$2" "$3")"; median "${v[@]}"; }
-for k in broker_q1 tw_lat tw_max nr_max nr_lat nr_rate cpu_broker cpu_tw_lat cpu_tw_max cpu_nr_max cpu_nr_lat; do
+sweep_keys=""
+for sw in $sweep; do sweep_keys+=" tw_sweep_$sw"; done
+for k in broker_q1 tw_lat tw_max nr_max nr_lat nr_rate cpu_broker cpu_tw_lat cpu_tw_max cpu_nr_max cpu_nr_lat $sweep_keys; do
   for v in ${all[$k]:-x}; do
     is_num "$v" || fail "$k: \"$v\" is not a number (all results: ${all[$k]:-none})"
   done
@@ -595,6 +628,14 @@ rows=(
   "Node-RED $nr_version flat out|$nrm|$(col nr_max 1 4)|$(ms "$nrm_p50")|$(ms "$nrm_p99")|$(ms "$nrm_max")|$(ratio "$nrm" "$q1") x QoS 1"
   "Node-RED at $nr_at msg/s, $clients clients: rate, latency|$nrl_rate|$(col nr_lat 1 4)|$(ms "$nrl_p50")|$(ms "$nrl_p99")|$(ms "$nrl_max")|$(kept_up "$nrl_rate" "$nr_at" | cut -c3-)"
 )
+# the sweep's rates, after the main latency row: where the latency target holds here
+sweep_rows=()
+for sw in $sweep; do
+  k=tw_sweep_$sw
+  sw_p99=$(med "$k" 3 4)
+  sweep_rows+=("telewire at $sw msg/s, $clients clients: rate, latency|$(med "$k" 1 4)|$(col "$k" 1 4)|$(ms "$(med "$k" 2 4)")|$(ms "$sw_p99")|$(ms "$(med "$k" 4 4)")|p99 <= $target_p99_ms ms: $(at_most "$(ms "$sw_p99")" "$target_p99_ms")$(kept_up "$(med "$k" 1 4)" "$sw")")
+done
+rows=("${rows[@]:0:2}" "${sweep_rows[@]}" "${rows[@]:2}")
 printf '\n%-58s %9s  %-22s %8s %8s %8s  %s\n' "end to end to WebSocket clients" "msg/s" "runs" "p50 ms" "p99 ms" "max ms" "target"
 for row in "${rows[@]}"; do
   IFS='|' read -r name m each p50 p99 mx tg <<<"$row"
