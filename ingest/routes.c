@@ -201,12 +201,23 @@ int ingest__routes_load(struct ingest_routes *rt, const char *plugin_dir, char *
 	return rc;
 }
 
+static char routes__none;	/* the cache's value for a device no route matches */
+
 struct ingest_route *ingest__routes_match(struct ingest_routes *rt, const char *device)
 {
-	for (size_t i = 0; i < rt->nr; i++)
+	void *hit = tw_strmap_get(&rt->cache, device);
+	struct ingest_route *route = NULL;
+
+	if (hit)
+		return hit == &routes__none ? NULL : hit;
+	for (size_t i = 0; i < rt->nr && !route; i++)
 		if (fnmatch(rt->r[i].match, device, 0) == 0)
-			return &rt->r[i];
-	return NULL;
+			route = &rt->r[i];
+	if (rt->cache.count >= INGEST_ROUTE_CACHE_MAX)
+		tw_strmap_free(&rt->cache);
+	/* Out of memory: not cached, matched again next time. */
+	tw_strmap_put(&rt->cache, device, route ? (void *)route : &routes__none);
+	return route;
 }
 
 static void routes__free_list(char **list, size_t n)
@@ -241,5 +252,6 @@ void ingest__routes_free(struct ingest_routes *rt)
 	}
 	free(rt->r);
 	free(rt->t);
+	tw_strmap_free(&rt->cache);
 	memset(rt, 0, sizeof(*rt));
 }

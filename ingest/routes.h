@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "telewire/strmap.h"
 #include "telewire/transform_host.h"
 
 struct ingest_transform {
@@ -25,7 +26,13 @@ struct ingest_routes {
 	struct ingest_route *r;
 	size_t nt, nr;
 	int loaded;
+	/* device -> its route (a marker for none), so that a
+	 * message costs one lookup, not a glob per route; emptied when it
+	 * holds INGEST_ROUTE_CACHE_MAX devices */
+	struct tw_strmap cache;
 };
+
+#define INGEST_ROUTE_CACHE_MAX 100000
 
 /* A tw_opts_section_fn for sections "transform NAME" and "route NAME";
  * ctx is a struct ingest_routes. Other sections are TW_ERR_CONFIG. */
@@ -39,7 +46,8 @@ int ingest__routes_section(void *ctx, const char *section, const char *key, cons
 int ingest__routes_load(struct ingest_routes *rt, const char *plugin_dir, char *err,
 			size_t errlen);
 
-/* The first route (in config order) whose match fits device, or NULL. */
+/* The first route (in config order) whose match fits device, or NULL.
+ * Not thread-safe (the cache): ingest calls it under its message lock. */
 struct ingest_route *ingest__routes_match(struct ingest_routes *rt, const char *device);
 
 void ingest__routes_free(struct ingest_routes *rt);

@@ -63,6 +63,34 @@ static void test_configured(void)
 	ingest__routes_free(&rt);
 }
 
+/* The per-device cache answers as the globs do, for a device seen before or
+ * not, with or without a route, and stays bounded. */
+static void test_cache(void)
+{
+	struct ingest_routes rt = { 0 };
+	struct ingest_route *veh;
+	char err[512], name[32];
+	int wrong = 0;
+
+	TW_CHECK_INT(ingest__routes_load(&rt, TW_PLUGIN_DIR, err, sizeof(err)), TW_OK);
+	veh = ingest__routes_match(&rt, "veh-0001");
+	TW_CHECK(veh != NULL);
+	for (int pass = 0; pass < 2; pass++) {
+		TW_CHECK(ingest__routes_match(&rt, "veh-0001") == veh);
+		TW_CHECK(ingest__routes_match(&rt, "pump-1") == NULL);
+	}
+	TW_CHECK_INT(rt.cache.count, 2);
+	for (int i = 0; i < INGEST_ROUTE_CACHE_MAX + 10; i++) {
+		snprintf(name, sizeof(name), "%s-%d", i % 2 ? "veh" : "pump", i);
+		wrong += (ingest__routes_match(&rt, name) == veh) != (i % 2);
+	}
+	TW_CHECK_INT(wrong, 0);
+	TW_CHECK(rt.cache.count <= INGEST_ROUTE_CACHE_MAX);
+	TW_CHECK(ingest__routes_match(&rt, "veh-0001") == veh);
+	TW_CHECK(ingest__routes_match(&rt, "pump-1") == NULL);
+	ingest__routes_free(&rt);
+}
+
 static void check_load_error(struct ingest_routes *rt, int want_rc, const char *a,
 			     const char *b)
 {
@@ -112,6 +140,7 @@ int main(void)
 {
 	TW_RUN(test_defaults);
 	TW_RUN(test_configured);
+	TW_RUN(test_cache);
 	TW_RUN(test_errors);
 	return TW_TEST_END();
 }
