@@ -10,7 +10,7 @@ function parse(text) {
   const out = new Map();
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;
-    const m = /^([a-z_]+(?:\{[^}]*\})?) (\d+)$/.exec(line);
+    const m = /^([a-z_]+(?:\{[^}]*\})?) (\d+(?:\.\d+)?)$/.exec(line);
     if (!m) throw new Error(`not a Prometheus sample line: ${JSON.stringify(line)}`);
     out.set(m[1], Number(m[2]));
   }
@@ -57,6 +57,9 @@ test('ingest and hub count what they did, by reason', async (t) => {
   assert.equal(m.get('telewire_ingest_rejected_total{reason="limit"}'), 1);
   assert.equal(m.get('telewire_ingest_rejected_total{reason="other"}'), 0);
   assert.equal(m.get('telewire_ingest_stored_total'), 5);
+  // when history last committed: Unix seconds, after the messages went out
+  const committed = m.get('telewire_ingest_last_commit_timestamp_seconds');
+  assert.ok(committed * 1000 >= ts - 1000 && committed * 1000 <= Date.now() + 1000, `${committed}`);
   assert.equal(m.get('telewire_ingest_connected'), 1);
   assert.ok(m.has('telewire_ingest_queue_depth'));
   assert.equal(m.get('telewire_ingest_dedup_errors_total'), 0);
