@@ -205,8 +205,87 @@ static int env__operation(json_t *o, struct tw_envelope *env, char *why, size_t 
 	return -1;
 }
 
-static int env__one(json_t *o, size_t index, tw_envelope_fn fn, void *ctx,
-		    struct tw_envelope_result *res, json_t *empty)
+/* Where each envelope's "args" is in the payload's text, so that hubs can
+ * send it to JSON clients as it is instead of writing it out again. The
+ * payload is valid JSON (jansson read it first): this only finds the ends
+ * of values. */
+static const char *scan__ws(const char *p, const char *e)
+{
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* p at a string's opening quote; returns the byte after its closing one. */
+static const char *scan__string(const char *p, const char *e)
+{
+	for (p++; p < e && *p != '"'; p++)
+		if (*p == '\\')
+			p++;
+	return p < e ? p + 1 : e;
+}
+
+/* p at a value; returns the byte after it. */
+static const char *scan__value(const char *p, const char *e)
+{
+	size_t depth = 0;
+
+	do {
+		if (p >= e)
+			return e;
+		if (*p == '"') {
+			p = scan__string(p, e);
+		} else if (*p == '[' || *p == '{') {
+			depth++;
+			p++;
+		} else if (*p == ']' || *p == '}') {
+			depth--;
+			p++;
+		} else if (depth == 0) {	/* a number, true, false or null */
+			while (p < e && *p != ',' && *p != ']' && *p != '}' && *p != ' ' &&
+			       *p != '\t' && *p != '\n' && *p != '\r')
+				p++;
+			return p;
+		} else {
+			p++;
+		}
+	} while (depth > 0);
+	return p;
+}
+
+/* p at an envelope; sets env's args_text when its "args" is written on
+ * one line (SSE sends a frame as one line) and its key without escapes
+ * (else the hub writes args out again from the parsed value). Returns the
+ * byte after the envelope. */
+static const char *scan__envelope(const char *p, const char *e, struct tw_envelope *env)
+{
+	if (p >= e || *p != '{')
+		return scan__value(p, e);
+	p = scan__ws(p + 1, e);
+	while (p < e && *p == '"') {
+		const char *key = p + 1, *v;
+		int is_args;
+
+		p = scan__string(p, e);
+		is_args = p - key == 5 && memcmp(key, "args", 4) == 0;
+		p = scan__ws(p, e);
+		if (p >= e)
+			break;
+		v = p = scan__ws(p + 1, e);	/* past the colon */
+		p = scan__value(p, e);
+		if (is_args && !memchr(v, '\n', (size_t)(p - v)) && !memchr(v, '\r', (size_t)(p - v))) {
+			env->args_text = v;
+			env->args_len = (size_t)(p - v);
+		}
+		p = scan__ws(p, e);
+		if (p < e && *p == ',')
+			p = scan__ws(p + 1, e);
+	}
+	return p < e ? p + 1 : e;	/* the closing brace */
+}
+
+static int env__one(json_t *o, const char *text, const char *end, size_t index, tw_envelope_fn fn,
+		    void *ctx, struct tw_envelope_result *res, json_t *empty)
 {
 	struct tw_envelope env = { 0 };
 	char why[180];
@@ -223,6 +302,8 @@ static int env__one(json_t *o, size_t index, tw_envelope_fn fn, void *ctx,
 				   : env__operation(o, &env, why, sizeof(why));
 	if (rc)
 		return env__fail(res, index, why);
+	if (env.op == TW_ENV_SEND && text)
+		scan__envelope(text, end, &env);
 	res->ok++;
 	fn(ctx, &env);
 	return TW_OK;
@@ -233,6 +314,7 @@ int tw_envelope_parse(const void *payload, size_t len, tw_envelope_fn fn, void *
 {
 	json_error_t je;
 	json_t *root = tw_json_loadb(payload, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je), *empty;
+	const char *p = payload, *end = p + len;
 	int rc = TW_OK;
 
 	memset(res, 0, sizeof(*res));
@@ -244,11 +326,17 @@ int tw_envelope_parse(const void *payload, size_t len, tw_envelope_fn fn, void *
 	}
 	empty = json_array();
 	if (!json_is_array(root)) {
-		rc = env__one(root, 0, fn, ctx, res, empty);
+		rc = env__one(root, scan__ws(p, end), end, 0, fn, ctx, res, empty);
 	} else {
-		for (size_t i = 0; i < json_array_size(root); i++)
-			if (env__one(json_array_get(root, i), i, fn, ctx, res, empty) != TW_OK)
+		/* p walks the array's text beside jansson's items */
+		p = scan__ws(scan__ws(p, end) + 1, end);
+		for (size_t i = 0; i < json_array_size(root); i++) {
+			if (env__one(json_array_get(root, i), p, end, i, fn, ctx, res, empty) != TW_OK)
 				rc = TW_ERR_JSON;
+			p = scan__ws(scan__value(p, end), end);
+			if (p < end && *p == ',')
+				p = scan__ws(p + 1, end);
+		}
 	}
 	json_decref(empty);
 	json_decref(root);

@@ -34,6 +34,8 @@ struct tw_envelope {
 	const char *name;	/* NULL for all */
 	const char *method;
 	const json_t *args;	/* always an array (empty when absent) */
+	const char *args_text;	/* args as the payload wrote it, on one line; NULL when not */
+	size_t args_len;
 	const char *key;	/* NULL when absent */
 	const json_t *excluded;	/* array of connection ids not to deliver to, or NULL */
 	/* membership operations */

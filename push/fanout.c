@@ -37,9 +37,13 @@ static struct tw_obuf *fanout__form(struct fanout *f, enum hub_form form)
 
 	if (f->forms[form] || f->failed)
 		return f->forms[form];
-	if (!rec->len)
-		rc = mp ? tw_hubmp_encode_invocation(rec, f->env->method, f->env->args)
-			: tw_hubproto_encode_invocation(rec, f->env->method, f->env->args);
+	if (!rec->len && mp)
+		rc = tw_hubmp_encode_invocation(rec, f->env->method, f->env->args);
+	else if (!rec->len && f->env->args_text)	/* as the envelope wrote it */
+		rc = tw_hubproto_encode_invocation_text(rec, f->env->method, f->env->args_text,
+							f->env->args_len);
+	else if (!rec->len)
+		rc = tw_hubproto_encode_invocation(rec, f->env->method, f->env->args);
 	if (rc == TW_OK)
 		f->forms[form] = hub__frame(form, rec->data, rec->len);
 	if (!f->forms[form]) {

@@ -234,19 +234,27 @@ int tw_hubproto_parse_handshake(const char *rec, size_t len, int *protocol, char
 	return rc;
 }
 
-/* Appends v as compact JSON, written straight into the buffer. */
+/* Appends v as compact JSON, written straight into the buffer: once when
+ * it fits in what the buffer has free (or 512 bytes more), else again
+ * into the room json_dumpb said it needs. */
 static int hubproto__dump(struct tw_buf *out, const json_t *v)
 {
-	size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
-	int rc;
+	size_t n, room;
+	int rc = tw_buf_reserve(out, 512);
 
-	if (n == 0)
-		return TW_ERR_INVAL;
-	rc = tw_buf_reserve(out, n);
 	if (rc != TW_OK)
 		return rc;
-	if (json_dumpb(v, out->data + out->len, n, JSON_COMPACT | JSON_ENCODE_ANY) != n)
+	room = out->cap - out->len;
+	n = json_dumpb(v, out->data + out->len, room, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (n == 0)
 		return TW_ERR_INVAL;
+	if (n > room) {
+		rc = tw_buf_reserve(out, n);
+		if (rc != TW_OK)
+			return rc;
+		if (json_dumpb(v, out->data + out->len, n, JSON_COMPACT | JSON_ENCODE_ANY) != n)
+			return TW_ERR_INVAL;
+	}
 	out->len += n;
 	return TW_OK;
 }
@@ -296,6 +304,24 @@ int tw_hubproto_encode_invocation(struct tw_buf *out, const char *target, const 
 		rc = tw_buf_puts(out, ",\"arguments\":");
 	if (rc == TW_OK)
 		rc = hubproto__dump(out, args);
+	rc = hubproto__end(out, rc);
+	if (rc != TW_OK)
+		out->len = mark;
+	return rc;
+}
+
+int tw_hubproto_encode_invocation_text(struct tw_buf *out, const char *target,
+				       const char *args, size_t len)
+{
+	size_t mark = out->len;
+	int rc = tw_buf_puts(out, "{\"type\":1,\"target\":");
+
+	if (rc == TW_OK)
+		rc = hubproto__string(out, target);
+	if (rc == TW_OK)
+		rc = tw_buf_puts(out, ",\"arguments\":");
+	if (rc == TW_OK)
+		rc = tw_buf_append(out, args, len);
 	rc = hubproto__end(out, rc);
 	if (rc != TW_OK)
 		out->len = mark;

@@ -85,6 +85,10 @@ int tw_hubproto_parse_handshake(const char *rec, size_t len, int *protocol, char
  * TW_OK or TW_ERR_NOMEM / TW_ERR_INVAL. */
 int tw_hubproto_encode_handshake(struct tw_buf *out, const char *error);
 int tw_hubproto_encode_invocation(struct tw_buf *out, const char *target, const json_t *args);
+/* The same with the arguments as text: a JSON array, copied as it is (the
+ * caller vouches that it is one, on one line). */
+int tw_hubproto_encode_invocation_text(struct tw_buf *out, const char *target,
+				       const char *args, size_t len);
 /* Completion: error when not NULL, else result (NULL: null). */
 int tw_hubproto_encode_completion(struct tw_buf *out, const char *invocation_id, const char *error,
 				  const json_t *result);

@@ -46,6 +46,55 @@ static int parse(const char *text, struct seen *s, struct tw_envelope_result *r)
 	return tw_envelope_parse(text, strlen(text), collect, s, r);
 }
 
+/* Records each send's args_text ("-" when NULL) as "<text>;", and checks
+ * that the text holds the same value as the parsed args. */
+static void collect_text(void *ctx, const struct tw_envelope *e)
+{
+	struct seen *s = ctx;
+	size_t len = strlen(s->log);
+	json_t *v;
+
+	if (e->op != TW_ENV_SEND)
+		return;
+	s->n++;
+	if (!e->args_text) {
+		snprintf(s->log + len, sizeof(s->log) - len, "-;");
+		return;
+	}
+	snprintf(s->log + len, sizeof(s->log) - len, "%.*s;", (int)e->args_len, e->args_text);
+	v = json_loadb(e->args_text, e->args_len, 0, NULL);
+	TW_CHECK(v && json_equal(v, e->args));
+	json_decref(v);
+}
+
+/* Hubs send args to JSON clients as the envelope wrote them: the text
+ * found beside jansson's items, past strings with brackets and escapes,
+ * bad envelopes and operations; none when args is absent, spans lines or
+ * its key has escapes. */
+static void test_args_text(void)
+{
+	struct seen s = { 0 };
+	struct tw_envelope_result r;
+	const char *batch =
+		" [ {\"target\":\"all\",\"method\":\"m\",\"args\":[1, {\"a\":\"x]}\\\"\"}, 2.50]} ,"
+		"{\"target\":\"nope\",\"args\":[9]},"
+		"{\"args\" : [ ] ,\"target\":\"all\",\"method\":\"m\"},"
+		"{\"op\":\"addToGroup\",\"connection\":\"c\",\"group\":\"g\"},"
+		"{\"target\":\"all\",\"method\":\"m\"},"
+		"{\"target\":\"all\",\"method\":\"m\",\"args\":[1,\n2]},"
+		"{\"target\":\"all\",\"method\":\"m\",\"\\u0061rgs\":[3]},"
+		"{\"target\":\"all\",\"method\":\"m\",\"args\":[{\"k\":\"v\\\\\"},true,null,-1e3]} ]\n";
+
+	TW_CHECK_INT(tw_envelope_parse(batch, strlen(batch), collect_text, &s, &r), TW_ERR_JSON);
+	TW_CHECK_INT(r.bad, 1);
+	TW_CHECK_STR(s.log, "[1, {\"a\":\"x]}\\\"\"}, 2.50];[ ];-;-;-;"
+		     "[{\"k\":\"v\\\\\"},true,null,-1e3];");
+	memset(&s, 0, sizeof(s));
+	batch = "\t{\"target\":\"group\",\"name\":\"g\",\"method\":\"m\",\"args\":[\"\\u00e9\"]}";
+	TW_CHECK_INT(tw_envelope_parse(batch, strlen(batch), collect_text, &s, &r), TW_OK);
+	TW_CHECK_STR(s.log, "[\"\\u00e9\"];");
+}
+
 static void test_single(void)
 {
 	struct seen s;
@@ -261,5 +310,6 @@ int main(void)
 	TW_RUN(test_ops);
 	TW_RUN(test_excluded);
 	TW_RUN(test_bad_ops);
+	TW_RUN(test_args_text);
 	return TW_TEST_END();
 }
