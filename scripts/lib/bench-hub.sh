@@ -20,7 +20,8 @@
 #   Connections  VmRSS of the server (nginx: master + workers) before and after
 #                opening N idle WebSocket connections (10,000 and 50,000; smoke 100),
 #                divided by N. Needs RLIMIT_NOFILE hard limit > N (hub and swarm
-#                each hold N sockets); a size that does not fit is reported as such.
+#                each hold N sockets); a size that does not fit is reported as such,
+#                and then the most that fits (in thousands) is measured too.
 # Exits nonzero when a tool fails or a delivery is lost.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -62,6 +63,12 @@ hub=bench
 target_rate=1000000 target_ratio=2 target_kib=8
 nofile_hard=$(ulimit -Hn)
 [ "$nofile_hard" = unlimited ] && nofile_hard=1048576
+# When the open-file limit keeps out the largest size, also the most it allows
+# (in thousands): whether the memory per connection stays flat as they grow.
+if [ "$smoke" -eq 0 ] && [ "$nofile_hard" -lt 50200 ]; then
+  fit=$(( (nofile_hard - 200) / 1000 * 1000 ))
+  [ "$fit" -gt 10000 ] && conn_sizes=(10000 "$fit" 50000)
+fi
 cores=$(nproc)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/telewire-bench-hub-XXXXXX")
