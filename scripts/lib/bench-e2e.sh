@@ -427,7 +427,7 @@ broker() {
 # telewire RUN: hub and ingest (history on), the latency run at $rate, then flat out
 telewire() {
   local r=$1 d=$tmp/telewire-$1 ip hp e v got summary="" seq2 from
-  mkdir -p "$d/warm" "$d/lat" "$d/max"
+  mkdir -p "$d/lat" "$d/max"
   from=$(( $(wc -l <"$tmp/broker/mosquitto.log") + 1 ))
   hub_port=$(pick_port 18950)
   metrics_port=$(pick_port 19150)
@@ -447,26 +447,20 @@ telewire() {
   # the hub subscribes to the backplane in the background: wait for its subscription
   wait_file "$tmp/broker/mosquitto.log" " telewire/hub/telemetry/#" 10 "$from" || fail "the hub did not subscribe"
 
-  # Warm-up: one message per device before anything is measured. The first
-  # thousand messages through fresh connections and processes take tens of
-  # milliseconds longer (measured with a warm-up on other devices too, so
-  # it is not the devices' first messages): a start-up cost, not the steady
-  # state the latency target is about. Nobody is subscribed to the groups yet.
-  publish "telewire-warm-$r" "$d/warm" "$devices" 1 0
   local url="ws://127.0.0.1:$hub_port/client/?hub=telemetry"
   e=$(expected "$n_lat" "$clients")
   local procs=("$mosquitto_pid:$mosquitto_exe" "$ip:$bin/telewire-ingest" "$hp:$bin/telewire-hub")
   swarm_start telewire-lat "$d/lat" "$e" $((n_lat / rate + 40)) --url "$url" --mode signalr
   cpu_begin "${procs[@]}"
-  publish "telewire-lat-$r" "$d/lat" "$n_lat" 2 "$rate"
+  publish "telewire-lat-$r" "$d/lat" "$n_lat" 1 "$rate"
   swarm_result "telewire at $rate/s, run $r" "$d/lat" "$e" "$n_lat"
   add tw_lat "$res"
   path_cpu "telewire at $rate/s, run $r" "$d/lat" "$n_lat" cpu_tw_lat
 
   # the seqs go on where the last run stopped, or ingest would drop the
   # messages as duplicates
-  seq2=$(( (n_lat + devices - 1) / devices + 2 ))
-  local sw n_sw n_all=$((devices + n_lat + n_max))
+  seq2=$(( (n_lat + devices - 1) / devices + 1 ))
+  local sw n_sw n_all=$((n_lat + n_max))
   for sw in $sweep; do
     # more paced runs: where the latency target holds on this machine
     n_sw=$((sw * lat_ms / 1000))
