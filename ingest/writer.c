@@ -5,7 +5,10 @@
  * and hands the records here. This thread stores them in one transaction
  * per --commit-ms, so that a commit (which writes every page the group
  * touched, tens of milliseconds with a thousand devices) never holds a
- * message back from the hubs, nor the broker's next message.
+ * message back from the hubs, nor the broker's next message. Within a
+ * transaction it takes the queue every WRITER_TICK_MS or when
+ * WRITER_WAKE_BATCH messages wait, not for each one: a wake-up per
+ * message cost both threads more than storing it.
  *
  * The journals are used in turn. A commit begins by switching the receive
  * thread to the other one (under msg_lock, a few microseconds), takes
