@@ -23,12 +23,21 @@ struct tw_mqtt {
 	char **subs;
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;		/* state or publishes in flight changed */
+	pthread_cond_t conn_cond;	/* state changed: the connection thread's */
 	int stopping, connecting, connected, disconnected_ack, taken_over;
 	struct tw_mqtt_stats stats;
 };
 
+/* The connection's state changed: wakes every waiter. */
 static void mqtt__signal(struct tw_mqtt *m)
+{
+	pthread_cond_broadcast(&m->cond);
+	pthread_cond_broadcast(&m->conn_cond);
+}
+
+/* Only the publishes in flight changed: the connection thread sleeps on. */
+static void mqtt__signal_pending(struct tw_mqtt *m)
 {
 	pthread_cond_broadcast(&m->cond);
 }
@@ -44,16 +53,22 @@ static void mqtt__deadline(struct timespec *ts, int ms)
 	}
 }
 
-/* Waits on m->cond until pred(m) holds or timeout_ms passes; lock held. */
-static int mqtt__wait(struct tw_mqtt *m, int (*pred)(struct tw_mqtt *), int timeout_ms)
+/* Waits on cv until pred(m) holds or timeout_ms passes; lock held. */
+static int mqtt__wait_on(struct tw_mqtt *m, pthread_cond_t *cv, int (*pred)(struct tw_mqtt *),
+			 int timeout_ms)
 {
 	struct timespec ts;
 
 	mqtt__deadline(&ts, timeout_ms);
 	while (!pred(m))
-		if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) != 0)
+		if (pthread_cond_timedwait(cv, &m->lock, &ts) != 0)
 			return pred(m) ? TW_OK : TW_ERR_AGAIN;
 	return TW_OK;
+}
+
+static int mqtt__wait(struct tw_mqtt *m, int (*pred)(struct tw_mqtt *), int timeout_ms)
+{
+	return mqtt__wait_on(m, &m->cond, pred, timeout_ms);
 }
 
 /* Logs the filters the broker granted, in one line (scripts and tests wait
@@ -246,11 +261,11 @@ static void *mqtt__thread(void *arg)
 	pthread_mutex_lock(&m->lock);
 	while (!m->stopping) {
 		while (!mqtt__needs_connect(m))
-			pthread_cond_wait(&m->cond, &m->lock);
+			pthread_cond_wait(&m->conn_cond, &m->lock);
 		if (m->stopping)
 			break;
 		if (m->stats.connects > 0 || m->stats.connection_lost > 0 || backoff > 100) {
-			if (mqtt__wait(m, mqtt__is_stopping, backoff) == TW_OK)
+			if (mqtt__wait_on(m, &m->conn_cond, mqtt__is_stopping, backoff) == TW_OK)
 				break;
 			backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
 		} else {
@@ -315,6 +330,7 @@ static void mqtt__free(struct tw_mqtt *m)
 	free(m->client_id);
 	pthread_mutex_destroy(&m->lock);
 	pthread_cond_destroy(&m->cond);
+	pthread_cond_destroy(&m->conn_cond);
 	free(m);
 }
 
@@ -328,6 +344,7 @@ int tw_mqtt_start(struct tw_mqtt **out, const struct tw_mqtt_config *cfg)
 		return TW_ERR_NOMEM;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
+	pthread_cond_init(&m->conn_cond, NULL);
 	rc = mqtt__copy_config(m, cfg);
 	if (rc != TW_OK)
 		goto fail;
@@ -393,7 +410,7 @@ static void mqtt__done(struct tw_mqtt *m, int ok)
 		m->stats.published++;
 	else
 		m->stats.publish_failed++;
-	mqtt__signal(m);
+	mqtt__signal_pending(m);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -470,7 +487,7 @@ int tw_mqtt_publish_tracked(struct tw_mqtt *m, const char *topic, const void *pa
 	pthread_mutex_lock(&m->lock);
 	m->stats.pending--;
 	m->stats.publish_failed++;
-	mqtt__signal(m);
+	mqtt__signal_pending(m);
 	pthread_mutex_unlock(&m->lock);
 	if (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES)
 		return TW_ERR_FULL;
