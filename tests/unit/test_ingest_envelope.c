@@ -64,10 +64,13 @@ static void test_numbers(void)
 	tw_record_set_number(r, "temp", 21.6);
 	tw_record_set_number(r, "neg", -3);
 	tw_record_set_number(r, "big", 1e300);
+	tw_record_set_number(r, "zero", 0);
+	tw_record_set_number(r, "low", -9007199254740991.0);
 	args = ingest__record_args(r);
 	env = ingest__envelope("fleet", "telemetry", args, NULL);
 	TW_CHECK(env && strstr(env, "\"values\":{\"t\":1795528000123457,\"speed\":72,"
-			       "\"temp\":21.6,\"neg\":-3,\"big\":1e+300}"));
+			       "\"temp\":21.6,\"neg\":-3,\"big\":1e+300,\"zero\":0,"
+			       "\"low\":-9007199254740991}"));
 	free(env);
 	ingest__json_free(args);
 	tw_record_free(r);
