@@ -46,13 +46,28 @@ static int parse(const char *text, struct seen *s, struct tw_envelope_result *r)
 	return tw_envelope_parse(text, strlen(text), collect, s, r);
 }
 
+/* Whether text holds the value v. Numbers compare as reals: a batch with
+ * an integer past 64 bits is read with every integer as a real, while the
+ * text keeps each number as it was written. */
+static int same_value(const char *text, size_t len, const json_t *v)
+{
+	char *dump = json_dumps(v, JSON_ENCODE_ANY);
+	json_t *a = json_loadb(text, len, JSON_DECODE_INT_AS_REAL, NULL);
+	json_t *b = dump ? json_loads(dump, JSON_DECODE_INT_AS_REAL, NULL) : NULL;
+	int same = a && b && json_equal(a, b);
+
+	json_decref(a);
+	json_decref(b);
+	free(dump);
+	return same;
+}
+
 /* Records each send's args_text ("-" when NULL) as "<text>;", and checks
  * that the text holds the same value as the parsed args. */
 static void collect_text(void *ctx, const struct tw_envelope *e)
 {
 	struct seen *s = ctx;
 	size_t len = strlen(s->log);
-	json_t *v;
 
 	if (e->op != TW_ENV_SEND)
 		return;
@@ -62,9 +77,7 @@ static void collect_text(void *ctx, const struct tw_envelope *e)
 		return;
 	}
 	snprintf(s->log + len, sizeof(s->log) - len, "%.*s;", (int)e->args_len, e->args_text);
-	v = json_loadb(e->args_text, e->args_len, 0, NULL);
-	TW_CHECK(v && json_equal(v, e->args));
-	json_decref(v);
+	TW_CHECK(same_value(e->args_text, e->args_len, e->args));
 }
 
 /* Hubs send args to JSON clients as the envelope wrote them: the text
@@ -93,6 +106,112 @@ static void test_args_text(void)
 	batch = "\t{\"target\":\"group\",\"name\":\"g\",\"method\":\"m\",\"args\":[\"\\u00e9\"]}";
 	TW_CHECK_INT(tw_envelope_parse(batch, strlen(batch), collect_text, &s, &r), TW_OK);
 	TW_CHECK_STR(s.log, "[\"\\u00e9\"];");
+}
+
+/* Random envelopes for test_args_random: a value of bounded depth with
+ * random whitespace, strings with escapes and brackets, nested "args" keys. */
+static unsigned rnd_state = 12345;
+
+static unsigned rnd(unsigned n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 16) % n;
+}
+
+static void gen_ws(char *b, size_t *len, int lines)
+{
+	static const char ws[] = " \t\r\n";
+
+	for (unsigned i = rnd(3); i > 0; i--)
+		b[(*len)++] = ws[rnd(lines ? 4 : 2)];
+}
+
+static void gen_value(char *b, size_t *len, int depth, int lines)
+{
+	static const char *const atoms[] = {
+		"0", "-12", "3.5e-2", "1E+300", "true", "false", "null", "\"\"", "\"a]}\\\"[{\"",
+		"\"\\\\\"", "\"\\u00e9\\n\"", "\"args\"", "123456789012345678901234567890",
+	};
+	unsigned k = depth > 0 ? rnd(4) : 0;
+
+	gen_ws(b, len, lines);
+	if (k == 0 || k == 1) {
+		const char *a = atoms[rnd(sizeof(atoms) / sizeof(*atoms))];
+
+		memcpy(b + *len, a, strlen(a));
+		*len += strlen(a);
+	} else {
+		int obj = k == 3;
+		unsigned n = rnd(4);
+
+		b[(*len)++] = obj ? '{' : '[';
+		for (unsigned i = 0; i < n; i++) {
+			if (i)
+				b[(*len)++] = ',';
+			if (obj)
+				*len += (size_t)sprintf(b + *len, "\"%s%u\":", rnd(2) ? "args" : "k", i);
+			gen_value(b, len, depth - 1, lines);
+		}
+		gen_ws(b, len, lines);
+		b[(*len)++] = obj ? '}' : ']';
+	}
+	gen_ws(b, len, lines);
+}
+
+/* Counts sends with and without args_text; checks each text against the
+ * parsed args. */
+struct text_count {
+	size_t found, none, wrong;
+};
+
+static void count_text(void *ctx, const struct tw_envelope *e)
+{
+	struct text_count *c = ctx;
+
+	if (!e->args_text) {
+		c->none++;
+		return;
+	}
+	c->found++;
+	c->wrong += !same_value(e->args_text, e->args_len, e->args);
+}
+
+/* Batches of random envelopes: every args_text found holds the parsed
+ * args, and it is found whenever args is on one line. */
+static void test_args_random(void)
+{
+	static char batch[1 << 16];
+	size_t wrong = 0, missed = 0, found = 0;
+
+	for (int round = 0; round < 300; round++) {
+		struct text_count c = { 0 };
+		struct tw_envelope_result r;
+		size_t len = 0, one_line = 0;
+		unsigned n = 1 + rnd(5);
+
+		batch[len++] = '[';
+		for (unsigned i = 0; i < n; i++) {
+			int lines = rnd(4) == 0;
+
+			if (i)
+				batch[len++] = ',';
+			len += (size_t)sprintf(batch + len, "{\"target\":\"all\",\"method\":\"m\",\"args\":");
+			batch[len++] = '[';
+			gen_value(batch, &len, 3, lines);
+			batch[len++] = ']';
+			batch[len++] = '}';
+			one_line += !lines;
+		}
+		batch[len++] = ']';
+		TW_CHECK_INT(tw_envelope_parse(batch, len, count_text, &c, &r), TW_OK);
+		TW_CHECK_INT(c.found + c.none, n);
+		wrong += c.wrong;
+		missed += c.found < one_line;
+		found += c.found;
+	}
+	TW_CHECK_INT(wrong, 0);
+	TW_CHECK_INT(missed, 0);
+	TW_CHECK(found > 500);
 }
 
 static void test_single(void)
@@ -311,5 +430,6 @@ int main(void)
 	TW_RUN(test_excluded);
 	TW_RUN(test_bad_ops);
 	TW_RUN(test_args_text);
+	TW_RUN(test_args_random);
 	return TW_TEST_END();
 }
