@@ -253,14 +253,14 @@ static const char *scan__value(const char *p, const char *e)
 	return p;
 }
 
-/* p at an envelope; sets env's args_text when its "args" is written on
- * one line (SSE sends a frame as one line) and its key without escapes
- * (else the hub writes args out again from the parsed value). Returns the
- * byte after the envelope. */
-static const char *scan__envelope(const char *p, const char *e, struct tw_envelope *env)
+/* p at an envelope (an object: env__one checked); sets env's args_text
+ * when its "args" is written on one line (SSE sends a frame as one line)
+ * and its key without escapes (else the hub writes args out again from
+ * the parsed value). */
+static void scan__envelope(const char *p, const char *e, struct tw_envelope *env)
 {
 	if (p >= e || *p != '{')
-		return scan__value(p, e);
+		return;
 	p = scan__ws(p + 1, e);
 	while (p < e && *p == '"') {
 		const char *key = p + 1, *v;
@@ -281,7 +281,6 @@ static const char *scan__envelope(const char *p, const char *e, struct tw_envelo
 		if (p < e && *p == ',')
 			p = scan__ws(p + 1, e);
 	}
-	return p < e ? p + 1 : e;	/* the closing brace */
 }
 
 static int env__one(json_t *o, const char *text, const char *end, size_t index, tw_envelope_fn fn,
