@@ -24,7 +24,7 @@
 
 struct bench {
 	long long count, devices, batch;
-	const char *plugin_dir, *third, *history;
+	char *plugin_dir, *third, *history;
 	char *payloads;		/* count slots of MAX_PAYLOAD bytes */
 	size_t *lens;
 	char **topics;		/* one per device */
@@ -43,47 +43,30 @@ enum stage_work {
 	W_HISTORY = 4,		/* one transaction per message, as ingest commits before the ack */
 };
 
-static void bench__usage(void)
+/* Fills b from the flags: 0, 1 after --help, or -1 after a message. */
+static int bench__parse(struct bench *b, int argc, char **argv)
 {
-	fprintf(stderr,
-		"usage: " PROG " [--count N] [--devices N] [--third threshold|conflate]\n"
-		"       [--plugin-dir DIR] [--history FILE [--batch N]]\n"
+	const struct tw_opt opts[] = {
+		BENCH_INT("count", &b->count, 1, 5000000, "N", "payloads"),
+		BENCH_INT("devices", &b->devices, 1, 99999, "N", "devices, in turn"),
+		BENCH_STR("third", &b->third, "threshold|conflate", "the pipeline's third plugin"),
+		BENCH_STR("plugin-dir", &b->plugin_dir, "DIR", "where the built-in plugins are"),
+		BENCH_STR("history", &b->history, "FILE", "store in this history file too"),
+		BENCH_INT("batch", &b->batch, 1, 100000, "N", "messages per history transaction"),
+	};
+	int rc = bench_opts(PROG,
 		"Runs N payloads of the load publisher's shape through ingest's decoder, its\n"
 		"route matching, a pipeline of unit_convert, moving_average and a third plugin,\n"
 		"the result envelopes and (with --history) the history store, stage by stage,\n"
-		"in this thread. Prints one RESULT line per stage: wall and CPU-time rates.\n");
-}
+		"in this thread. Prints one RESULT line per stage: wall and CPU-time rates.",
+		opts, sizeof(opts) / sizeof(*opts), argc, argv);
 
-static int bench__parse(struct bench *b, int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int rc = 0;
-
-		if (!v) {
-			bench__usage();
-			return -1;
-		}
-		i++;
-		if (strcmp(a, "--count") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, 5000000, &b->count);
-		else if (strcmp(a, "--devices") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, 99999, &b->devices);
-		else if (strcmp(a, "--batch") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, 100000, &b->batch);
-		else if (strcmp(a, "--plugin-dir") == 0)
-			b->plugin_dir = v;
-		else if (strcmp(a, "--history") == 0)
-			b->history = v;
-		else if (strcmp(a, "--third") == 0 && (strcmp(v, "threshold") == 0 ||
-						       strcmp(v, "conflate") == 0))
-			b->third = v;
-		else {
-			bench__usage();
-			return -1;
-		}
-		if (rc)
-			return -1;
+	if (rc)
+		return rc;
+	if (strcmp(b->third, "threshold") != 0 && strcmp(b->third, "conflate") != 0) {
+		fprintf(stderr, PROG ": --third: expected threshold or conflate, got \"%s\"\n",
+			b->third);
+		return -1;
 	}
 	return 0;
 }
@@ -383,8 +366,9 @@ int main(int argc, char **argv)
 			   .plugin_dir = TW_PLUGIN_DIR, .third = "threshold" };
 	int rc;
 
-	if (bench__parse(&b, argc, argv) != 0)
-		return 2;
+	rc = bench__parse(&b, argc, argv);
+	if (rc)
+		return rc > 0 ? 0 : 2;
 	tw_log_init("bench_ingest", TW_LOG_WARN);
 	rc = bench__setup(&b) == 0 ? bench__run(&b) : -1;
 	bench__free(&b);

@@ -19,8 +19,8 @@ struct pub_client {
 };
 
 struct pub {
-	const char *uri, *prefix, *client_id;
-	const char *stamp;	/* key of the publish time in microseconds, or NULL */
+	char *uri, *prefix, *client_id;
+	char *stamp;		/* key of the publish time in microseconds, or NULL */
 	long long count, devices, clients, qos, window, seq_start, timeout_s;
 	double rate;		/* messages per second, all devices together; 0: flat out */
 	atomic_llong acked, failed;
@@ -32,12 +32,24 @@ struct pub {
 
 #define PUB_TICK_US 1000	/* pacing granularity at --rate */
 
-static void pub__usage(void)
+/* Fills p from the flags: 0, 1 after --help, or -1 after a message. */
+static int pub__parse(struct pub *p, int argc, char **argv)
 {
-	fprintf(stderr,
-		"usage: " PROG " --mqtt URI --count N [--devices N] [--clients N] [--qos 0|1]\n"
-		"       [--window N] [--rate MSG_PER_S] [--seq-start N] [--prefix NAME]\n"
-		"       [--client-id ID] [--timeout S] [--stamp KEY]\n"
+	const struct tw_opt opts[] = {
+		BENCH_STR("mqtt", &p->uri, "URI", "the broker (required)"),
+		BENCH_INT("count", &p->count, 1, 100000000, "N", "messages to publish"),
+		BENCH_INT("devices", &p->devices, 1, 99999, "N", "devices, in turn"),
+		BENCH_INT("clients", &p->clients, 1, MAX_CLIENTS, "N", "MQTT connections"),
+		BENCH_INT("qos", &p->qos, 0, 1, "0|1", "the publishes' QoS"),
+		BENCH_INT("window", &p->window, 1, 65000, "N", "unacknowledged publishes at most"),
+		BENCH_NUM("rate", &p->rate, 0, 1e8, "MSG_PER_S", "0: flat out"),
+		BENCH_INT("seq-start", &p->seq_start, 0, 1000000000000LL, "N", "each device's first seq"),
+		BENCH_STR("prefix", &p->prefix, "NAME", "device ids are NAME and five digits"),
+		BENCH_STR("client-id", &p->client_id, "ID", "the MQTT client id"),
+		BENCH_INT("timeout", &p->timeout_s, 1, 3600, "S", "give up after S seconds"),
+		BENCH_STR("stamp", &p->stamp, "KEY", "add the send time in microseconds as KEY"),
+	};
+	int rc = bench_opts(PROG,
 		"Publishes N telemetry messages to devices/PREFIXnnnnn/telemetry, the devices in\n"
 		"turn, each with its own seq (from --seq-start) and a ts 1 ms apart, at most\n"
 		"--window unacknowledged at a time, flat out or at --rate (paced from the first\n"
@@ -46,53 +58,13 @@ static void pub__usage(void)
 		"adds the value KEY: the wall clock in microseconds since the epoch when the\n"
 		"message is handed to the client, for latency. Prints one RESULT line; its cpu_us\n"
 		"is the process's CPU time (user + system, every thread) in microseconds from the\n"
-		"first publish to the last acknowledgement.\n");
-}
+		"first publish to the last acknowledgement.", opts, sizeof(opts) / sizeof(*opts),
+		argc, argv);
 
-static int pub__parse(struct pub *p, int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int rc = 0;
-
-		if (!v) {
-			pub__usage();
-			return -1;
-		}
-		i++;
-		if (strcmp(a, "--mqtt") == 0)
-			p->uri = v;
-		else if (strcmp(a, "--prefix") == 0)
-			p->prefix = v;
-		else if (strcmp(a, "--client-id") == 0)
-			p->client_id = v;
-		else if (strcmp(a, "--stamp") == 0)
-			p->stamp = v;
-		else if (strcmp(a, "--count") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, 100000000, &p->count);
-		else if (strcmp(a, "--devices") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, 99999, &p->devices);
-		else if (strcmp(a, "--clients") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, MAX_CLIENTS, &p->clients);
-		else if (strcmp(a, "--qos") == 0)
-			rc = bench_arg_ll(PROG, a, v, 0, 1, &p->qos);
-		else if (strcmp(a, "--window") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, 65000, &p->window);
-		else if (strcmp(a, "--seq-start") == 0)
-			rc = bench_arg_ll(PROG, a, v, 0, 1000000000000LL, &p->seq_start);
-		else if (strcmp(a, "--timeout") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, 3600, &p->timeout_s);
-		else if (strcmp(a, "--rate") == 0)
-			rc = bench_arg_double(PROG, a, v, 0, 1e8, &p->rate);
-		else {
-			pub__usage();
-			return -1;
-		}
-		if (rc)
-			return -1;
-	}
+	if (rc)
+		return rc;
 	if (!p->uri) {
-		pub__usage();
+		fprintf(stderr, PROG ": --mqtt is required (see --help)\n");
 		return -1;
 	}
 	if (p->stamp && (!*p->stamp || strlen(p->stamp) > 64 || strpbrk(p->stamp, "\"\\"))) {
@@ -311,8 +283,9 @@ int main(int argc, char **argv)
 	double secs;
 	int rc;
 
-	if (pub__parse(&p, argc, argv) != 0)
-		return 2;
+	rc = pub__parse(&p, argc, argv);
+	if (rc)
+		return rc > 0 ? 0 : 2;
 	if (pub__topics(&p) != 0 || pub__connect(&p) != 0) {
 		fprintf(stderr, PROG ": cannot connect to %s\n", p.uri);
 		pub__stop(&p);

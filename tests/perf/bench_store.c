@@ -13,58 +13,39 @@
 #define NKEYS 5
 
 struct bench {
-	const char *path, *layout;
+	char *path, *layout;
 	long long count, devices, batch, cache_mib, autocheckpoint, exclusive;
 };
 
-static void bench__usage(void)
+/* Fills b from the flags: 0, 1 after --help, or -1 after a message. */
+static int bench__parse(struct bench *b, int argc, char **argv)
 {
-	fprintf(stderr,
-		"usage: " PROG " [--db FILE] [--count N] [--devices N] [--batch N]\n"
-		"       [--cache-mib N] [--autocheckpoint PAGES] [--exclusive 0|1]\n"
-		"       [--layout values|message|journal]\n"
+	const struct tw_opt opts[] = {
+		BENCH_STR("db", &b->path, "FILE", "the file to write (made anew)"),
+		BENCH_INT("count", &b->count, 1, 10000000, "N", "records"),
+		BENCH_INT("devices", &b->devices, 1, 99999, "N", "devices, in turn"),
+		BENCH_INT("batch", &b->batch, 1, 1000000, "N", "records per transaction"),
+		BENCH_INT("cache-mib", &b->cache_mib, 0, 65536, "N", "page cache in MiB (0: SQLite's default)"),
+		BENCH_INT("autocheckpoint", &b->autocheckpoint, 0, 100000000, "PAGES",
+			  "wal_autocheckpoint (0: none; default 1000, SQLite's)"),
+		BENCH_INT("exclusive", &b->exclusive, 0, 1, "0|1", "locking_mode=EXCLUSIVE"),
+		BENCH_STR("layout", &b->layout, "values|message|journal", "what to write"),
+	};
+	int rc = bench_opts(PROG,
 		"Writes N records of five values (what ingest stores per load-publisher message),\n"
 		"--batch records per transaction, and prints one RESULT line. values: the history\n"
 		"store itself (tw_history_seen + tw_history_put), with the given cache size,\n"
 		"wal_autocheckpoint and locking mode; message: one row per record in a table of\n"
-		"its own; journal: one write() per record to an append-only file, no SQLite.\n");
-}
+		"its own; journal: one write() per record to an append-only file, no SQLite.",
+		opts, sizeof(opts) / sizeof(*opts), argc, argv);
 
-static int bench__parse(struct bench *b, int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int rc = 0;
-
-		if (!v) {
-			bench__usage();
-			return -1;
-		}
-		i++;
-		if (strcmp(a, "--db") == 0)
-			b->path = v;
-		else if (strcmp(a, "--layout") == 0 && (strcmp(v, "values") == 0 ||
-							strcmp(v, "message") == 0 ||
-							strcmp(v, "journal") == 0))
-			b->layout = v;
-		else if (strcmp(a, "--count") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, 10000000, &b->count);
-		else if (strcmp(a, "--devices") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, 99999, &b->devices);
-		else if (strcmp(a, "--batch") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, 1000000, &b->batch);
-		else if (strcmp(a, "--cache-mib") == 0)
-			rc = bench_arg_ll(PROG, a, v, 0, 65536, &b->cache_mib);
-		else if (strcmp(a, "--autocheckpoint") == 0)
-			rc = bench_arg_ll(PROG, a, v, 0, 100000000, &b->autocheckpoint);
-		else if (strcmp(a, "--exclusive") == 0)
-			rc = bench_arg_ll(PROG, a, v, 0, 1, &b->exclusive);
-		else {
-			bench__usage();
-			return -1;
-		}
-		if (rc)
-			return -1;
+	if (rc)
+		return rc;
+	if (strcmp(b->layout, "values") != 0 && strcmp(b->layout, "message") != 0 &&
+	    strcmp(b->layout, "journal") != 0) {
+		fprintf(stderr, PROG ": --layout: expected values, message or journal, got \"%s\"\n",
+			b->layout);
+		return -1;
 	}
 	return 0;
 }
@@ -226,8 +207,9 @@ int main(int argc, char **argv)
 	int64_t wall, cpu;
 	int rc;
 
-	if (bench__parse(&b, argc, argv) != 0)
-		return 2;
+	rc = bench__parse(&b, argc, argv);
+	if (rc)
+		return rc > 0 ? 0 : 2;
 	if (!(recs = calloc((size_t)b.count, sizeof(*recs))))
 		return 1;
 	for (long long i = 0; i < b.count; i++)

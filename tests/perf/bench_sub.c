@@ -10,7 +10,7 @@
 #define PROG "bench_sub"
 
 struct sub {
-	const char *uri, *topic, *count_string, *also_string, *client_id;
+	char *uri, *topic, *count_string, *also_string, *client_id;
 	long long qos, expect, timeout_s, idle_ms;
 	MQTTAsync c;
 	atomic_int state;	/* 0 connecting, 1 connected, 2 subscribed, -1 failed or lost */
@@ -18,59 +18,39 @@ struct sub {
 	atomic_llong first_us, last_us;
 };
 
-static void sub__usage(void)
-{
-	fprintf(stderr,
-		"usage: " PROG " --mqtt URI [--topic FILTER] [--qos 0|1] [--expect N]\n"
-		"       [--count-string TEXT] [--also-count TEXT] [--timeout S] [--idle-ms MS]\n"
-		"       [--client-id ID]\n"
-		"Counts the messages on FILTER (or, with --count-string, the times TEXT occurs in\n"
-		"them) until --expect are counted, nothing came for --idle-ms after the first, or\n"
-		"--timeout passed; --also-count counts a second TEXT beside (\"also\"). Prints\n"
-		"\"subscribed\" once ready, then one RESULT line; its cpu_us is the process's CPU\n"
-		"time (user + system, every thread) in microseconds from then to the end.\n");
-}
-
+/* Fills s from the flags: 0, 1 after --help, or -1 after a message. */
 static int sub__parse(struct sub *s, int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int rc = 0;
+	const struct tw_opt opts[] = {
+		BENCH_STR("mqtt", &s->uri, "URI", "the broker (required)"),
+		BENCH_STR("topic", &s->topic, "FILTER", "what to subscribe to"),
+		BENCH_INT("qos", &s->qos, 0, 1, "0|1", "the subscription's QoS"),
+		BENCH_INT("expect", &s->expect, 0, 1000000000, "N", "stop once N are counted"),
+		BENCH_STR("count-string", &s->count_string, "TEXT",
+			  "count the times TEXT occurs instead of messages"),
+		BENCH_STR("also-count", &s->also_string, "TEXT", "count a second TEXT beside (\"also\")"),
+		BENCH_INT("timeout", &s->timeout_s, 1, 3600, "S", "stop after S seconds"),
+		BENCH_INT("idle-ms", &s->idle_ms, 10, 3600000, "MS",
+			  "stop when nothing came for MS after the first"),
+		BENCH_STR("client-id", &s->client_id, "ID", "the MQTT client id"),
+	};
+	int rc = bench_opts(PROG,
+		"Counts the messages on FILTER (or, with --count-string, the times TEXT occurs in\n"
+		"them) until --expect are counted, nothing came for --idle-ms after the first, or\n"
+		"--timeout passed. Prints \"subscribed\" once ready, then one RESULT line; its\n"
+		"cpu_us is the process's CPU time (user + system, every thread) in microseconds\n"
+		"from then to the end.", opts, sizeof(opts) / sizeof(*opts), argc, argv);
 
-		if (!v) {
-			sub__usage();
-			return -1;
-		}
-		i++;
-		if (strcmp(a, "--mqtt") == 0)
-			s->uri = v;
-		else if (strcmp(a, "--topic") == 0)
-			s->topic = v;
-		else if (strcmp(a, "--count-string") == 0)
-			s->count_string = *v ? v : NULL;
-		else if (strcmp(a, "--also-count") == 0)
-			s->also_string = *v ? v : NULL;
-		else if (strcmp(a, "--client-id") == 0)
-			s->client_id = v;
-		else if (strcmp(a, "--qos") == 0)
-			rc = bench_arg_ll(PROG, a, v, 0, 1, &s->qos);
-		else if (strcmp(a, "--expect") == 0)
-			rc = bench_arg_ll(PROG, a, v, 0, 1000000000, &s->expect);
-		else if (strcmp(a, "--timeout") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, 3600, &s->timeout_s);
-		else if (strcmp(a, "--idle-ms") == 0)
-			rc = bench_arg_ll(PROG, a, v, 10, 3600000, &s->idle_ms);
-		else {
-			sub__usage();
-			return -1;
-		}
-		if (rc)
-			return -1;
-	}
+	if (rc)
+		return rc;
 	if (!s->uri) {
-		sub__usage();
+		fprintf(stderr, PROG ": --mqtt is required (see --help)\n");
 		return -1;
 	}
+	if (s->count_string && !*s->count_string)
+		s->count_string = NULL;
+	if (s->also_string && !*s->also_string)
+		s->also_string = NULL;
 	return 0;
 }
 
@@ -202,9 +182,10 @@ int main(int argc, char **argv)
 	long long counted, first, last;
 	int64_t cpu_us;
 	double secs;
+	int rc = sub__parse(&s, argc, argv);
 
-	if (sub__parse(&s, argc, argv) != 0)
-		return 2;
+	if (rc)
+		return rc > 0 ? 0 : 2;
 	if (sub__connect(&s) != 0) {
 		fprintf(stderr, PROG ": cannot subscribe to %s on %s\n", s.topic, s.uri);
 		if (s.c)

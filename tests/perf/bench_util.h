@@ -1,12 +1,14 @@
-/* bench_util.h -- small helpers shared by the load tools: clocks and number flags */
+/* bench_util.h -- small helpers shared by the load tools: clocks and flags */
 #ifndef TELEWIRE_BENCH_UTIL_H
 #define TELEWIRE_BENCH_UTIL_H
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "telewire/error.h"
+#include "telewire/opts.h"
 
 /* Microseconds since the Unix epoch: comparable between processes on one machine. */
 static inline int64_t bench_wall_us(void)
@@ -50,34 +52,23 @@ static inline void bench_sleep_us(int64_t us)
 	nanosleep(&ts, NULL);
 }
 
-/* A whole number in [min, max] for flag; 0, or -1 after a message on stderr. */
-static inline int bench_arg_ll(const char *prog, const char *flag, const char *v, long long min,
-			       long long max, long long *out)
+/* The tools' flags, through the project's option table (telewire/opts.h):
+ * command line only, each number checked against its range. */
+#define BENCH_STR(flag, dst, meta, help) { flag, NULL, NULL, TW_OPT_STRING, dst, 0, 0, meta, help }
+#define BENCH_INT(flag, dst, lo, hi, meta, help) \
+	{ flag, NULL, NULL, TW_OPT_INT, dst, lo, hi, meta, help }
+#define BENCH_NUM(flag, dst, lo, hi, meta, help) \
+	{ flag, NULL, NULL, TW_OPT_DOUBLE, dst, lo, hi, meta, help }
+
+/* Parses argv into the table; 0, 1 after --help (exit 0), or -1 after a
+ * message on stderr (exit 2). */
+static inline int bench_opts(const char *prog, const char *summary, const struct tw_opt *opts,
+			     size_t nopts, int argc, char **argv)
 {
-	char *end;
+	struct tw_opts_spec spec = { prog, summary, opts, nopts, NULL, NULL, NULL };
+	int rc = tw_opts_parse(&spec, argc, argv);
 
-	errno = 0;
-	*out = v ? strtoll(v, &end, 10) : 0;
-	if (!v || errno || *end || end == v || *out < min || *out > max) {
-		fprintf(stderr, "%s: %s: expected a whole number %lld..%lld\n", prog, flag, min, max);
-		return -1;
-	}
-	return 0;
-}
-
-/* A number in [min, max] for flag; 0, or -1 after a message on stderr. */
-static inline int bench_arg_double(const char *prog, const char *flag, const char *v, double min,
-				   double max, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = v ? strtod(v, &end) : 0;
-	if (!v || errno || *end || end == v || !(*out >= min && *out <= max)) {
-		fprintf(stderr, "%s: %s: expected a number %g..%g\n", prog, flag, min, max);
-		return -1;
-	}
-	return 0;
+	return rc == TW_OK ? 0 : rc == TW_ERR_USAGE ? 1 : -1;
 }
 
 #endif

@@ -57,7 +57,7 @@ struct hconn {
 };
 
 static struct {
-	const char *url, *access_key, *format;
+	char *url, *access_key, *format;
 	long long messages, groups, conns, size;
 	double rate, timeout;
 	struct sockaddr_in dst;
@@ -245,46 +245,29 @@ static int parse_url(void)
 	return 0;
 }
 
+/* Fills cfg from the flags: 0, 1 after --help, or -1 after a message. */
 static int parse_args(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int rc = 0;
+	const struct tw_opt opts[] = {
+		BENCH_STR("url", &cfg.url, "http://HOST:PORT/PATH", "where to POST (required)"),
+		BENCH_STR("format", &cfg.format, "signalr|raw",
+			  "a REST API send of the hub, or the message itself (nchan)"),
+		BENCH_STR("access-key", &cfg.access_key, "KEY", "the hub's key, for --format signalr"),
+		BENCH_INT("messages", &cfg.messages, 1, 1000000000, "M", "messages to send"),
+		BENCH_NUM("rate", &cfg.rate, 0, 1e9, "R", "messages per second in all; 0: flat out"),
+		BENCH_INT("groups", &cfg.groups, 1, MAX_GROUPS, "K", "{group} in the URL is g0..gK-1"),
+		BENCH_INT("conns", &cfg.conns, 1, MAX_CONNS, "C", "kept-alive connections"),
+		BENCH_INT("size", &cfg.size, 64, 4000, "B", "bytes per message"),
+		BENCH_NUM("timeout", &cfg.timeout, 0.1, 86400, "S", "stop after S seconds"),
+	};
+	int rc = bench_opts(PROG,
+		"Sends timestamped messages over HTTP POST, to the hub's REST API or to nchan\n"
+		"(see the top of fanout_send.c).", opts, sizeof(opts) / sizeof(*opts), argc, argv);
 
-		if (!v) {
-			fprintf(stderr, PROG ": %s needs a value\n", a);
-			return -1;
-		}
-		i++;
-		if (strcmp(a, "--url") == 0)
-			cfg.url = v;
-		else if (strcmp(a, "--access-key") == 0)
-			cfg.access_key = v;
-		else if (strcmp(a, "--format") == 0)
-			cfg.format = v;
-		else if (strcmp(a, "--messages") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, 1000000000, &cfg.messages);
-		else if (strcmp(a, "--groups") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, MAX_GROUPS, &cfg.groups);
-		else if (strcmp(a, "--conns") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, MAX_CONNS, &cfg.conns);
-		else if (strcmp(a, "--size") == 0)
-			rc = bench_arg_ll(PROG, a, v, 64, 4000, &cfg.size);
-		else if (strcmp(a, "--rate") == 0)
-			rc = bench_arg_double(PROG, a, v, 0, 1e9, &cfg.rate);
-		else if (strcmp(a, "--timeout") == 0)
-			rc = bench_arg_double(PROG, a, v, 0.1, 86400, &cfg.timeout);
-		else {
-			fprintf(stderr, PROG ": unknown option %s\n", a);
-			return -1;
-		}
-		if (rc)
-			return -1;
-	}
+	if (rc)
+		return rc;
 	if (!cfg.url || (strcmp(cfg.format, "signalr") != 0 && strcmp(cfg.format, "raw") != 0)) {
-		fprintf(stderr, "usage: " PROG " --url http://HOST:PORT/PATH [--format signalr|raw] "
-				"[--access-key KEY] [--messages M] [--rate R] [--groups K] [--conns C] "
-				"[--size B] [--timeout S]\n");
+		fprintf(stderr, PROG ": --url is required and --format is signalr or raw (see --help)\n");
 		return -1;
 	}
 	cfg.raw = strcmp(cfg.format, "raw") == 0;
@@ -327,10 +310,12 @@ int main(int argc, char **argv)
 {
 	int64_t t0;
 	double el;
+	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (parse_args(argc, argv) != 0)
-		return 2;
+	rc = parse_args(argc, argv);
+	if (rc)
+		return rc > 0 ? 0 : 2;
 	if (parse_url() != 0 || (!cfg.raw && make_tokens() != 0))
 		return 1;
 	for (long long i = 0; i < cfg.conns; i++)

@@ -127,7 +127,7 @@ struct worker {
 
 static struct {
 	enum mode mode;
-	const char *url, *group, *hub, *ready_file, *source_base;
+	char *url, *group, *hub, *ready_file, *source_base;
 	long long connections, groups, expect, threads, per_source, max_pending;
 	double duration, connect_rate;
 	/* parsed URL */
@@ -931,73 +931,44 @@ static int raise_nofile(void)
 	return 0;
 }
 
-static void usage(void)
-{
-	fprintf(stderr,
-		"usage: " PROG " --url ws://HOST:PORT/PATH [--mode signalr|raw] [--connections N]\n"
-		"         [--group G | --groups K] [--hub H] [--duration S] [--expect N]\n"
-		"         [--connect-rate R] [--max-pending N] [--ready-file F] [--threads T]\n"
-		"         [--source-base 127.1.0.1] [--per-source N] [--verbose]\n");
-}
-
+/* Fills cfg from the flags: 0, 1 after --help, or -1 after a message. */
 static int parse_args(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int rc = 0;
+	static char *mode = "signalr";
+	const struct tw_opt opts[] = {
+		BENCH_STR("url", &cfg.url, "ws://HOST:PORT/PATH", "where to connect (required)"),
+		BENCH_STR("mode", &mode, "signalr|raw", "SignalR JSON over the hub's negotiate, "
+			  "or plain WebSocket"),
+		BENCH_INT("connections", &cfg.connections, 1, 10000000, "N", "connections"),
+		BENCH_STR("group", &cfg.group, "G", "every connection joins G"),
+		BENCH_INT("groups", &cfg.groups, 1, 1000000, "K", "connection i joins g(i % K)"),
+		BENCH_STR("hub", &cfg.hub, "H", "the hub (default: hub= of the URL, else telemetry)"),
+		BENCH_NUM("duration", &cfg.duration, 0.1, 86400, "S", "stop after S seconds"),
+		BENCH_INT("expect", &cfg.expect, 1, INT64_MAX / 2, "N", "stop after N deliveries"),
+		BENCH_NUM("connect-rate", &cfg.connect_rate, 1, 1e7, "R", "new connections per second"),
+		BENCH_INT("max-pending", &cfg.max_pending, 1, 100000, "N",
+			  "connections being set up at once"),
+		BENCH_STR("ready-file", &cfg.ready_file, "F", "written once every connection settled"),
+		BENCH_INT("threads", &cfg.threads, 1, MAX_THREADS, "T", "epoll threads"),
+		BENCH_STR("source-base", &cfg.source_base, "127.1.0.1",
+			  "first loopback source address"),
+		BENCH_INT("per-source", &cfg.per_source, 1, 60000, "N", "connections per source address"),
+		{ "verbose", NULL, NULL, TW_OPT_BOOL, &cfg.verbose, 0, 0, NULL, "log every failure" },
+	};
+	int rc = bench_opts(PROG,
+		"Holds thousands of WebSocket connections, counts the deliveries and measures\n"
+		"latency from the send time each message carries (see the top of ws_swarm.c).",
+		opts, sizeof(opts) / sizeof(*opts), argc, argv);
 
-		if (strcmp(a, "--verbose") == 0) {
-			cfg.verbose = 1;
-			continue;
-		}
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			usage();
-			exit(0);
-		}
-		if (!v) {
-			fprintf(stderr, PROG ": %s needs a value\n", a);
-			return -1;
-		}
-		i++;
-		if (strcmp(a, "--url") == 0)
-			cfg.url = v;
-		else if (strcmp(a, "--mode") == 0 && (strcmp(v, "signalr") == 0 || strcmp(v, "raw") == 0))
-			cfg.mode = v[0] == 's' ? MODE_SIGNALR : MODE_RAW;
-		else if (strcmp(a, "--group") == 0)
-			cfg.group = v;
-		else if (strcmp(a, "--hub") == 0)
-			cfg.hub = v;
-		else if (strcmp(a, "--ready-file") == 0)
-			cfg.ready_file = v;
-		else if (strcmp(a, "--source-base") == 0)
-			cfg.source_base = v;
-		else if (strcmp(a, "--connections") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, 10000000, &cfg.connections);
-		else if (strcmp(a, "--groups") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, 1000000, &cfg.groups);
-		else if (strcmp(a, "--expect") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, INT64_MAX / 2, &cfg.expect);
-		else if (strcmp(a, "--threads") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, MAX_THREADS, &cfg.threads);
-		else if (strcmp(a, "--per-source") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, 60000, &cfg.per_source);
-		else if (strcmp(a, "--max-pending") == 0)
-			rc = bench_arg_ll(PROG, a, v, 1, 100000, &cfg.max_pending);
-		else if (strcmp(a, "--duration") == 0)
-			rc = bench_arg_double(PROG, a, v, 0.1, 86400, &cfg.duration);
-		else if (strcmp(a, "--connect-rate") == 0)
-			rc = bench_arg_double(PROG, a, v, 1, 1e7, &cfg.connect_rate);
-		else {
-			fprintf(stderr, PROG ": unknown option %s %s\n", a, strcmp(a, "--mode") ? "" : v);
-			usage();
-			return -1;
-		}
-		if (rc)
-			return -1;
+	if (rc)
+		return rc;
+	if (strcmp(mode, "signalr") != 0 && strcmp(mode, "raw") != 0) {
+		fprintf(stderr, PROG ": --mode: expected signalr or raw, got \"%s\"\n", mode);
+		return -1;
 	}
+	cfg.mode = mode[0] == 's' ? MODE_SIGNALR : MODE_RAW;
 	if (!cfg.url) {
-		fprintf(stderr, PROG ": --url is required\n");
-		usage();
+		fprintf(stderr, PROG ": --url is required (see --help)\n");
 		return -1;
 	}
 	return 0;
@@ -1149,13 +1120,15 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
+	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	start_mono = bench_mono_us();
-	if (parse_args(argc, argv) != 0)
-		return 2;
+	rc = parse_args(argc, argv);
+	if (rc)
+		return rc > 0 ? 0 : 2;
 	if (setup() != 0)
 		return 1;
 	for (long long t = 0; t < cfg.threads; t++) {
