@@ -377,6 +377,23 @@ static int conn_send_frame(struct worker *w, struct conn *c, int opcode, const v
 	return conn_send(w, c, f, h + 4 + len);
 }
 
+/* Sends an HTTP request of n bytes that snprintf wrote into req (a buffer
+ * of size bytes), then waits in state st; a request that did not fit ends
+ * the connection. */
+static int conn_request(struct worker *w, struct conn *c, const char *req, int n, size_t size,
+			enum cstate st, const char *what)
+{
+	char why[64];
+
+	if (n < 0 || (size_t)n >= size) {
+		snprintf(why, sizeof(why), "%s request too long", what);
+		conn_end(w, c, why, 1);
+		return -1;
+	}
+	c->st = st;
+	return conn_send(w, c, req, (size_t)n);
+}
+
 static int conn_send_upgrade(struct worker *w, struct conn *c, const char *conn_token)
 {
 	char req[WBUF], path[WBUF - 200], grp[128];
@@ -401,12 +418,7 @@ static int conn_send_upgrade(struct worker *w, struct conn *c, const char *conn_
 	n = snprintf(req, sizeof(req),
 		     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 		     "%sSec-WebSocket-Version: 13\r\n\r\n", path, cfg.host, ws_key_header);
-	if (n < 0 || (size_t)n >= sizeof(req)) {
-		conn_end(w, c, "upgrade request too long", 1);
-		return -1;
-	}
-	c->st = CS_UPGRADE;
-	return conn_send(w, c, req, (size_t)n);
+	return conn_request(w, c, req, n, sizeof(req), CS_UPGRADE, "upgrade");
 }
 
 static int conn_send_negotiate(struct worker *w, struct conn *c)
@@ -417,12 +429,7 @@ static int conn_send_negotiate(struct worker *w, struct conn *c)
 			 "Authorization: Bearer %s\r\nContent-Length: 0\r\n\r\n", cfg.hub, cfg.host,
 			 cfg.token);
 
-	if (n < 0 || (size_t)n >= sizeof(req)) {
-		conn_end(w, c, "negotiate request too long", 1);
-		return -1;
-	}
-	c->st = CS_NEGOTIATE;
-	return conn_send(w, c, req, (size_t)n);
+	return conn_request(w, c, req, n, sizeof(req), CS_NEGOTIATE, "negotiate");
 }
 
 /* The TCP connection is up: the first request. */
