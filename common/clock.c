@@ -14,10 +14,14 @@ static int64_t clock__ms(clockid_t id)
 int64_t tw_wall_ms(void) { return clock__ms(CLOCK_REALTIME); }
 int64_t tw_mono_ms(void) { return clock__ms(CLOCK_MONOTONIC); }
 
-int64_t tw_wall_us(void)
+static int64_t clock__us(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(id, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+int64_t tw_wall_us(void) { return clock__us(CLOCK_REALTIME); }
+
+int64_t tw_mono_us(void) { return clock__us(CLOCK_MONOTONIC); }

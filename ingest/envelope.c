@@ -14,16 +14,16 @@
 /* Length of the valid UTF-8 sequence at p (1..4), or 0. */
 static size_t envelope__utf8_len(const unsigned char *p, size_t avail);
 
-/* A growing text (the queue's buffer); after a failed allocation it
- * stays failed and takes nothing more. */
+/* The caller's growing text; after a failed allocation it stays failed
+ * and takes nothing more. */
 struct envelope__out {
-	struct ingest_buf b;
+	struct ingest_buf *b;
 	int failed;
 };
 
 static void envelope__put(struct envelope__out *o, const char *s, size_t n)
 {
-	if (!o->failed && ingest__buf_append(&o->b, s, n) != TW_OK)
+	if (!o->failed && ingest__buf_append(o->b, s, n) != TW_OK)
 		o->failed = 1;
 }
 
@@ -93,6 +93,62 @@ static void envelope__integer(struct envelope__out *o, long long v)
 	envelope__put(o, p, (size_t)(num + sizeof(num) - p));
 }
 
+/* Exact powers of ten: 10^k and r / 10^k are correctly rounded. */
+static const double envelope__pow10[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+};
+
+/* d as the shortest decimal of at most 15 significant digits that reads
+ * back as d exactly, when there is one and %.15g writes it without an
+ * exponent (1e-4 <= |d| < 1e15); else 0. It is then what %.15g writes: d
+ * lies within half a unit of its 53rd bit of that decimal, far closer
+ * than half a unit of the 15th digit, so rounding d to 15 digits finds
+ * that decimal, and %g drops the trailing zeros. Telemetry's 21.6 takes
+ * a multiplication and a division here, and a dozen times that in
+ * snprintf. */
+static size_t envelope__short_decimal(double d, char *num)
+{
+	double a = fabs(d), r = 0;
+	char digits[20], *p = digits + sizeof(digits);
+	unsigned long long u;
+	size_t k, n, len = 0;
+
+	if (!(a >= 1e-4 && a < 1e15))
+		return 0;
+	for (k = 1; k <= 15; k++) {
+		r = nearbyint(a * envelope__pow10[k]);
+		if (r >= 1e15)
+			return 0;	/* more than 15 significant digits */
+		if (r / envelope__pow10[k] == a)
+			break;
+	}
+	if (k > 15)
+		return 0;
+	for (u = (unsigned long long)r, n = 0; u || n <= k; u /= 10, n++)
+		*--p = (char)('0' + u % 10);
+	if (d < 0)
+		num[len++] = '-';
+	memcpy(num + len, p, n - k);
+	len += n - k;
+	num[len++] = '.';
+	memcpy(num + len, p + n - k, k);
+	return len + k;
+}
+
+size_t ingest__number_text(double d, char *num, size_t len)
+{
+	size_t n;
+
+	if (len >= 32 && (n = envelope__short_decimal(d, num)) > 0) {
+		num[n] = '\0';
+		return n;
+	}
+	n = (size_t)snprintf(num, len, "%.15g", d);
+	if (n + 2 < len && !strpbrk(num, ".eEn"))
+		memcpy(num + n, ".0", 3), n += 2;
+	return n;
+}
+
 /* Whole numbers go out as integers: 15 significant digits (which keep
  * 21.6 from reading 21.600000000000001) would round a microsecond
  * timestamp or a 16-digit counter. Others as jansson writes reals with
@@ -100,7 +156,6 @@ static void envelope__integer(struct envelope__out *o, long long v)
 static void envelope__number(struct envelope__out *o, double d)
 {
 	char num[40];
-	int n;
 
 	if (!isfinite(d)) {
 		envelope__put(o, "null", 4);
@@ -110,10 +165,7 @@ static void envelope__number(struct envelope__out *o, double d)
 		envelope__integer(o, (long long)d);
 		return;
 	}
-	n = snprintf(num, sizeof(num), "%.15g", d);
-	envelope__put(o, num, (size_t)n);
-	if (!strpbrk(num, ".eE"))
-		envelope__put(o, ".0", 2);
+	envelope__put(o, num, ingest__number_text(d, num, sizeof(num)));
 }
 
 static void envelope__value(struct envelope__out *o, const struct tw_record *r, const char *key)
@@ -140,20 +192,12 @@ static void envelope__value(struct envelope__out *o, const struct tw_record *r, 
 	}
 }
 
-/* The text made, now the caller's; NULL when an allocation failed. */
-static char *envelope__text(struct envelope__out *o)
-{
-	if (o->failed)
-		ingest__buf_free(&o->b);
-	return o->b.data;
-}
-
 /* Written as text, not built as jansson objects and dumped: the envelopes
  * of every message were a fifth of ingest's work on the receive thread
  * (bench_ingest: decode + plugins + envelopes). */
-void *ingest__record_args(const struct tw_record *r)
+int ingest__record_args(struct ingest_buf *out, const struct tw_record *r)
 {
-	struct envelope__out o = { 0 };
+	struct envelope__out o = { out, 0 };
 	const char *key;
 
 	envelope__puts(&o, "[{\"device\":");
@@ -174,45 +218,44 @@ void *ingest__record_args(const struct tw_record *r)
 		envelope__integer(&o, (long long)tw_record_seq(r));
 	}
 	envelope__puts(&o, "}]");
-	return envelope__text(&o);
+	return o.failed ? TW_ERR_NOMEM : TW_OK;
 }
 
-void ingest__json_free(void *json)
+int ingest__envelope(struct ingest_buf *out, const char *group, const char *method,
+		     const char *args, size_t args_len, const char *key)
 {
-	free(json);
-}
-
-char *ingest__envelope(const char *group, const char *method, void *args, const char *key)
-{
-	struct envelope__out o = { 0 };
+	struct envelope__out o = { out, 0 };
 
 	envelope__puts(&o, "{\"target\":\"group\",\"name\":");
 	envelope__string(&o, group);
 	envelope__puts(&o, ",\"method\":");
 	envelope__string(&o, method);
 	envelope__puts(&o, ",\"args\":");
-	envelope__puts(&o, args);
+	envelope__put(&o, args, args_len);
 	if (key) {
 		envelope__puts(&o, ",\"key\":");
 		envelope__string(&o, key);
 	}
 	envelope__put(&o, "}", 1);
-	return envelope__text(&o);
+	return o.failed ? TW_ERR_NOMEM : TW_OK;
 }
 
-char *ingest__envelope_text(const char *group, const char *method, const char *args_text,
-			    const char *key)
+int ingest__envelope_text(struct ingest_buf *out, const char *group, const char *method,
+			  const char *args_text, const char *key)
 {
 	json_t *args = json_loads(args_text, JSON_REJECT_DUPLICATES, NULL);
-	char *text = NULL, *compact;
+	char *compact = NULL;
+	int rc = TW_ERR_JSON;
 
 	/* A plugin's text is checked, and written again compactly. */
-	if (json_is_array(args) && (compact = json_dumps(args, ENVELOPE_FLAGS)) != NULL) {
-		text = ingest__envelope(group, method, compact, key);
-		free(compact);
+	if (json_is_array(args)) {
+		rc = TW_ERR_NOMEM;
+		if ((compact = json_dumps(args, ENVELOPE_FLAGS)) != NULL)
+			rc = ingest__envelope(out, group, method, compact, strlen(compact), key);
 	}
+	free(compact);
 	json_decref(args);
-	return text;
+	return rc;
 }
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0. */

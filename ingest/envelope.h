@@ -6,23 +6,31 @@
 
 #include "telewire/transform_host.h"
 
+#include "queue.h"
+
+/* The envelopes are appended to the caller's buffer (which the receive
+ * thread reuses for every message) and return TW_OK, or TW_ERR_NOMEM
+ * with what was appended unfinished. */
+
 /* The args of method "telemetry" for r: [{"device","ts","values","seq"}]
- * (seq only when the record has one), as compact JSON text (malloc'd; the
- * void * lets one text serve every group of the route); free with
- * ingest__json_free. NULL: out of memory. */
-void *ingest__record_args(const struct tw_record *r);
-void ingest__json_free(void *json);
+ * (seq only when the record has one), as compact JSON text. */
+int ingest__record_args(struct ingest_buf *out, const struct tw_record *r);
 
 /* One envelope {"target":"group","name":group,"method":method,"args":args,
- * "key":key} as compact text (malloc'd). args is the text of a JSON array
- * (from ingest__record_args), which the call does not take; key may be
- * NULL. NULL: out of memory. */
-char *ingest__envelope(const char *group, const char *method, void *args, const char *key);
+ * "key":key} as compact text. args is the text of a JSON array (from
+ * ingest__record_args); key may be NULL. */
+int ingest__envelope(struct ingest_buf *out, const char *group, const char *method,
+		     const char *args, size_t args_len, const char *key);
 
-/* The same for a plugin's emit(): args_text must be a JSON array. NULL
- * when it is not (or out of memory). */
-char *ingest__envelope_text(const char *group, const char *method, const char *args_text,
-			    const char *key);
+/* The same for a plugin's emit(): TW_ERR_JSON when args_text is not a
+ * JSON array. */
+int ingest__envelope_text(struct ingest_buf *out, const char *group, const char *method,
+			  const char *args_text, const char *key);
+
+/* A number that is not whole as an envelope writes it: what jansson
+ * writes with precision 15 (%.15g, and ".0" when that looks whole).
+ * len >= 32; returns the length written into num. */
+size_t ingest__number_text(double d, char *num, size_t len);
 
 /* {"reason","topic","payload"} where payload is at most head bytes of the
  * payload as text (bytes that are not UTF-8 become '?'). malloc'd. */

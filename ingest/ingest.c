@@ -106,40 +106,34 @@ int ingest__transform(struct ingest *ing, struct ingest_route *route, struct tw_
 	return rc == TW_TRANSFORM_PASS;
 }
 
-/* Events carry no conflation key: a later telemetry message of the same
- * device must not replace an alert in a slow client's queue. */
-static void ingest__queue_emits(struct ingest *ing, const struct tw_record *r)
+size_t ingest__envelopes(struct ingest_queue *q, struct ingest_buf scratch[2],
+			const struct ingest_route *route, const struct tw_record *r,
+			unsigned long long *invalid)
 {
-	for (const struct tw_record_emit *e = tw_record_emits(r); e; e = e->next) {
-		char *env = ingest__envelope_text(e->group, e->method, e->json_args, NULL);
-
-		if (env)
-			ingest__queue_push(&ing->queue, env);
-		else
-			ing->st.emit_invalid++;
-	}
-}
-
-/* One envelope per group of the route (none when a plugin held the record
- * back with set_publish), plus what plugins emitted. */
-static void ingest__queue_record(struct ingest *ing, struct ingest_route *route,
-				 const struct tw_record *r)
-{
+	struct ingest_buf *args = &scratch[0], *env = &scratch[1];
 	const char *key = tw_record_conflation_key(r);
-	void *args;
+	size_t n = 0;
 
-	if (!key)
-		key = tw_record_device(r);
-	ingest__queue_emits(ing, r);
-	if (!route->ngroups || !tw_record_publish(r) || !(args = ingest__record_args(r)))
-		return;
-	for (size_t g = 0; g < route->ngroups; g++) {
-		char *env = ingest__envelope(route->groups[g], "telemetry", args, key);
-
-		if (env)
-			ingest__queue_push(&ing->queue, env);
+	/* Events carry no conflation key: a later telemetry message of the
+	 * same device must not replace an alert in a slow client's queue. */
+	for (const struct tw_record_emit *e = tw_record_emits(r); e; e = e->next) {
+		env->len = 0;
+		if (ingest__envelope_text(env, e->group, e->method, e->json_args, NULL) != TW_OK)
+			(*invalid)++;
+		else if (ingest__queue_push(q, env->data, env->len) == TW_OK)
+			n++;
 	}
-	ingest__json_free(args);
+	args->len = 0;
+	if (!route->ngroups || !tw_record_publish(r) || ingest__record_args(args, r) != TW_OK)
+		return n;
+	for (size_t g = 0; g < route->ngroups; g++) {
+		env->len = 0;
+		if (ingest__envelope(env, route->groups[g], "telemetry", args->data, args->len,
+				     key ? key : tw_record_device(r)) == TW_OK &&
+		    ingest__queue_push(q, env->data, env->len) == TW_OK)
+			n++;
+	}
+	return n;
 }
 
 /* Appends to the journal, waiting while it cannot be written (a full
@@ -220,9 +214,14 @@ static void ingest__handle(struct ingest *ing, const char *topic, const void *pa
 		}
 		keep[i] = (unsigned char)ingest__transform(ing, route, d.recs[i]);
 	}
-	for (size_t i = 0; route && i < d.n; i++)
+	for (size_t i = 0; route && i < d.n; i++) {
+		unsigned long long invalid = 0;
+
 		if (keep[i])
-			ingest__queue_record(ing, route, d.recs[i]);
+			ingest__envelopes(&ing->queue, ing->scratch, route, d.recs[i], &invalid);
+		if (invalid)
+			ing->st.emit_invalid += invalid;
+	}
 	if (!w) {
 		free(keep);
 		tw_decoded_free(&d);
@@ -233,27 +232,15 @@ static void ingest__handle(struct ingest *ing, const char *topic, const void *pa
 	ingest__writer_push(ing, w);
 }
 
-void ingest__on_message(void *ctx, const char *topic, const void *payload, size_t len, int qos)
-{
-	struct ingest *ing = ctx;
-
-	(void)qos;
-	pthread_mutex_lock(&ing->msg_lock);
-	if (!ing->closed)
-		ingest__handle(ing, topic, payload, len, tw_wall_ms());
-	pthread_mutex_unlock(&ing->msg_lock);
-	ingest__writer_step_aside(ing);
-}
-
 /* Publishes one batch, waiting for room as long as it takes (until the
  * stop deadline); returns 1 when published. */
-static int ingest__publish_batch(struct ingest *ing, const struct ingest_buf *b)
+static int ingest__publish_batch(struct ingest *ing, const struct ingest_batch *b)
 {
 	struct timespec pause = { 0, 50 * 1000000 };
 	int rc;
 
 	for (;;) {
-		rc = tw_mqtt_publish(ing->pub, ing->results_topic, b->data, b->len, 1, 0);
+		rc = tw_mqtt_publish(ing->pub, ing->results_topic, b->text.data, b->text.len, 1, 0);
 		if (rc == TW_OK)
 			return 1;
 		if (rc != TW_ERR_FULL && rc != TW_ERR_AGAIN)
@@ -267,20 +254,55 @@ static int ingest__publish_batch(struct ingest *ing, const struct ingest_buf *b)
 	}
 }
 
+/* The batches that are not full: linger_ms after their first envelope;
+ * and those the receive thread could not publish at once. */
 static void *ingest__flusher(void *arg)
 {
 	struct ingest *ing = arg;
-	struct ingest_buf buf = { 0 };
-	size_t n;
+	struct ingest_batch *b;
 
-	while ((n = ingest__queue_next(&ing->queue, &buf)) > 0) {
-		if (ingest__publish_batch(ing, &buf))
-			ing->st.published += n;
+	while ((b = ingest__queue_next(&ing->queue)) != NULL) {
+		if (ingest__publish_batch(ing, b))
+			ing->st.published += b->n;
 		else
-			ing->st.publish_failed += n;
+			ing->st.publish_failed += b->n;
+		ingest__queue_done(&ing->queue, b, 0);
 	}
-	ingest__buf_free(&buf);
 	return NULL;
+}
+
+/* After each message, on Paho's receive thread (which holds no lock of
+ * Paho's while it runs our callback): the full batches go out from here,
+ * without waiting. One that finds no room, or no connection, is left to
+ * the flusher, which waits for them. */
+static void ingest__publish_ready(struct ingest *ing)
+{
+	struct ingest_batch *b;
+	int rc;
+
+	while ((b = ingest__queue_try(&ing->queue)) != NULL) {
+		rc = tw_mqtt_publish(ing->pub, ing->results_topic, b->text.data, b->text.len, 1, 0);
+		if (rc == TW_OK)
+			ing->st.published += b->n;
+		else if (rc != TW_ERR_FULL && rc != TW_ERR_AGAIN)
+			ing->st.publish_failed += b->n;
+		ingest__queue_done(&ing->queue, b, rc == TW_ERR_FULL || rc == TW_ERR_AGAIN);
+		if (rc != TW_OK)
+			break;
+	}
+}
+
+void ingest__on_message(void *ctx, const char *topic, const void *payload, size_t len, int qos)
+{
+	struct ingest *ing = ctx;
+
+	(void)qos;
+	pthread_mutex_lock(&ing->msg_lock);
+	if (!ing->closed)
+		ingest__handle(ing, topic, payload, len, tw_wall_ms());
+	pthread_mutex_unlock(&ing->msg_lock);
+	ingest__publish_ready(ing);
+	ingest__writer_step_aside(ing);
 }
 
 static void ingest__limits(struct ingest *ing, const struct ingest_config *c)
@@ -475,6 +497,8 @@ void ingest__stop(struct ingest *ing)
 	if (ing->queue.cap)
 		ing->queue_dropped = ingest__queue_dropped(&ing->queue);
 	ingest__queue_destroy(&ing->queue);
+	for (int k = 0; k < 2; k++)
+		ingest__buf_free(&ing->scratch[k]);
 	pthread_cond_destroy(&ing->wq_room);
 	pthread_cond_destroy(&ing->excl_done);
 	pthread_mutex_destroy(&ing->wq_lock);

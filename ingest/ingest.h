@@ -43,6 +43,7 @@ struct ingest {
 	int flusher_started;
 	pthread_mutex_t msg_lock;	/* held while a message is handled */
 	int closed;			/* under msg_lock: drop further messages */
+	struct ingest_buf scratch[2];	/* under msg_lock: envelopes are written here */
 	atomic_int stopping;		/* give up waiting for the journal */
 	atomic_llong stop_deadline;	/* mono ms: the flusher gives up after it */
 	/* History on: the receive thread appends each message to journal[jcur]
@@ -91,6 +92,13 @@ int ingest__decode(struct ingest *ing, const char *topic, const void *payload, s
 		   int64_t wall, struct tw_decoded *d, struct ingest_route **route);
 /* Runs r through its route's pipeline; 1: keep it, 0: it goes no further. */
 int ingest__transform(struct ingest *ing, struct ingest_route *route, struct tw_record *r);
+/* Queues r's envelopes for the hubs: what its plugins emitted (counted
+ * in *invalid when not a JSON array), then one per group of route (none
+ * when a plugin held the record back with set_publish). scratch: two
+ * buffers the caller reuses. Returns the number queued. */
+size_t ingest__envelopes(struct ingest_queue *q, struct ingest_buf scratch[2],
+			const struct ingest_route *route, const struct tw_record *r,
+			unsigned long long *invalid);
 /* Hands a message to the writer (receive thread, msg_lock held); waits
  * while the writer's queue is full. */
 void ingest__writer_push(struct ingest *ing, struct ingest_work *w);

@@ -16,9 +16,7 @@ void ingest__metrics_fill(void *ctx, FILE *out)
 
 	tw_mqtt_get_stats(ing->sub, &sub);
 	tw_mqtt_get_stats(ing->pub, &pub);
-	pthread_mutex_lock(&ing->queue.lock);
-	depth = ing->queue.count;
-	pthread_mutex_unlock(&ing->queue.lock);
+	depth = ingest__queue_depth(&ing->queue);
 	C("received_total", s->received, "telemetry messages received");
 	tw_metric_head(out, "telewire_ingest_rejected_total", "counter",
 		       "messages rejected (sent to telewire/deadletter/...), by reason");

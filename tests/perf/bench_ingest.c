@@ -31,6 +31,7 @@ struct bench {
 	struct ingest_routes rt;
 	struct tw_decode_limits lim;
 	struct ingest_queue queue;
+	struct ingest_buf scratch[2];
 	struct tw_history *h;
 	long long failed, dropped, stored, envelopes;
 };
@@ -129,32 +130,12 @@ static int bench__routes(struct bench *b)
 	return 0;
 }
 
-/* What ingest__queue_record does: emits, then one envelope per group. */
+/* The receive thread's envelopes, into ingest's result queue. */
 static void bench__envelopes(struct bench *b, struct ingest_route *route, struct tw_record *r)
 {
-	const char *key = tw_record_conflation_key(r);
-	void *args;
+	unsigned long long invalid = 0;
 
-	for (const struct tw_record_emit *e = tw_record_emits(r); e; e = e->next) {
-		char *env = ingest__envelope_text(e->group, e->method, e->json_args, NULL);
-
-		if (env) {
-			ingest__queue_push(&b->queue, env);
-			b->envelopes++;
-		}
-	}
-	if (!route->ngroups || !tw_record_publish(r) || !(args = ingest__record_args(r)))
-		return;
-	for (size_t g = 0; g < route->ngroups; g++) {
-		char *env = ingest__envelope(route->groups[g], "telemetry", args,
-					     key ? key : tw_record_device(r));
-
-		if (env) {
-			ingest__queue_push(&b->queue, env);
-			b->envelopes++;
-		}
-	}
-	ingest__json_free(args);
+	b->envelopes += (long long)ingest__envelopes(&b->queue, b->scratch, route, r, &invalid);
 }
 
 static int bench__db_fail(struct bench *b, struct tw_decoded *d, const char *what)
@@ -318,6 +299,8 @@ static void bench__free(struct bench *b)
 {
 	if (b->queue.cap)
 		ingest__queue_destroy(&b->queue);
+	for (int k = 0; k < 2; k++)
+		ingest__buf_free(&b->scratch[k]);
 	tw_history_close(b->h);
 	ingest__routes_free(&b->rt);
 	for (long long d = 0; b->topics && d < b->devices; d++)

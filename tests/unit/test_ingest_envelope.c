@@ -1,5 +1,7 @@
 /* test_ingest_envelope.c -- hub envelopes, deadletters and device ids from topics */
 #include <jansson.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,45 +10,57 @@
 #include "telewire/error.h"
 #include "tw_test.h"
 
+/* The envelope of r for group (key may be NULL), malloc'd; NULL when
+ * either step fails. */
+static char *envelope_of(const struct tw_record *r, const char *group, const char *key)
+{
+	struct ingest_buf args = { 0 }, env = { 0 };
+	char *s = NULL;
+
+	if (ingest__record_args(&args, r) == TW_OK &&
+	    ingest__envelope(&env, group, "telemetry", args.data, args.len, key) == TW_OK)
+		s = strdup(env.data);
+	ingest__buf_free(&args);
+	ingest__buf_free(&env);
+	return s;
+}
+
 static void test_record_envelope(void)
 {
+	struct ingest_buf args = { 0 }, env = { 0 };
 	struct tw_record *r;
-	void *args;
-	char *env;
 
 	tw_record_new(&r, "veh-0001", 1732270000123LL, 42, 0, NULL);
 	tw_record_set_number(r, "speed", 48.2);
 	tw_record_set_bool(r, "moving", 1);
 	tw_record_set_string(r, "state", "on \"route\"");
-	args = ingest__record_args(r);
-	TW_CHECK(args != NULL);
-	env = ingest__envelope("fleet", "telemetry", args, "veh-0001");
-	TW_CHECK_STR(env, "{\"target\":\"group\",\"name\":\"fleet\",\"method\":\"telemetry\","
+	TW_CHECK_INT(ingest__record_args(&args, r), TW_OK);
+	TW_CHECK_INT(ingest__envelope(&env, "fleet", "telemetry", args.data, args.len, "veh-0001"),
+		     TW_OK);
+	TW_CHECK_STR(env.data, "{\"target\":\"group\",\"name\":\"fleet\",\"method\":\"telemetry\","
 		     "\"args\":[{\"device\":\"veh-0001\",\"ts\":1732270000123,\"values\":"
 		     "{\"speed\":48.2,\"moving\":true,\"state\":\"on \\\"route\\\"\"},\"seq\":42}],"
 		     "\"key\":\"veh-0001\"}");
-	free(env);
-	/* the same args serve a second group */
-	env = ingest__envelope("alerts", "telemetry", args, NULL);
-	TW_CHECK(env && strstr(env, "\"name\":\"alerts\"") && !strstr(env, "\"key\""));
-	free(env);
-	ingest__json_free(args);
+	/* the same args serve a second group, in the reused buffer */
+	env.len = 0;
+	TW_CHECK_INT(ingest__envelope(&env, "alerts", "telemetry", args.data, args.len, NULL), TW_OK);
+	TW_CHECK(strstr(env.data, "{\"target\":\"group\",\"name\":\"alerts\",") == env.data);
+	TW_CHECK(!strstr(env.data, "\"key\"") && strlen(env.data) == env.len);
+	ingest__buf_free(&args);
+	ingest__buf_free(&env);
 	tw_record_free(r);
 }
 
 static void test_no_seq(void)
 {
 	struct tw_record *r;
-	void *args;
 	char *env;
 
 	tw_record_new(&r, "temp-1", 5, -1, TW_RECORD_TS_RECEIVED, NULL);
 	tw_record_set_number(r, "t", 1);
-	args = ingest__record_args(r);
-	env = ingest__envelope("temperature", "telemetry", args, "temp-1");
+	env = envelope_of(r, "temperature", "temp-1");
 	TW_CHECK(env && !strstr(env, "\"seq\""));
 	free(env);
-	ingest__json_free(args);
 	tw_record_free(r);
 }
 
@@ -55,7 +69,6 @@ static void test_no_seq(void)
 static void test_numbers(void)
 {
 	struct tw_record *r;
-	void *args;
 	char *env;
 
 	tw_record_new(&r, "veh-2", 5, 1, 0, NULL);
@@ -66,14 +79,64 @@ static void test_numbers(void)
 	tw_record_set_number(r, "big", 1e300);
 	tw_record_set_number(r, "zero", 0);
 	tw_record_set_number(r, "low", -9007199254740991.0);
-	args = ingest__record_args(r);
-	env = ingest__envelope("fleet", "telemetry", args, NULL);
+	tw_record_set_number(r, "frac", -0.0625);
+	tw_record_set_number(r, "sum", 0.1 + 0.2);
+	env = envelope_of(r, "fleet", NULL);
 	TW_CHECK(env && strstr(env, "\"values\":{\"t\":1795528000123457,\"speed\":72,"
 			       "\"temp\":21.6,\"neg\":-3,\"big\":1e+300,\"zero\":0,"
-			       "\"low\":-9007199254740991}"));
+			       "\"low\":-9007199254740991,\"frac\":-0.0625,\"sum\":0.3}"));
 	free(env);
-	ingest__json_free(args);
 	tw_record_free(r);
+}
+
+/* What %.15g writes (and ".0" when it looks whole). */
+static void check_number(double d)
+{
+	char got[40], want[40];
+	size_t n = ingest__number_text(d, got, sizeof(got));
+	int w = snprintf(want, sizeof(want), "%.15g", d);
+
+	if (!strpbrk(want, ".eEn"))
+		memcpy(want + w, ".0", 3);
+	TW_CHECK_INT(n, strlen(got));
+	if (strcmp(got, want) != 0)
+		TW_CHECK_STR(got, want);
+}
+
+/* The short path for decimals gives %.15g's text exactly: values of a few
+ * decimals, as telemetry sends, near every power of ten, and random bit
+ * patterns, of both signs. */
+static void test_number_text(void)
+{
+	static const double edges[] = {
+		1e-4, 9.99999999999999e-5, 0.00010000000000000001, 1e15 - 0.5, 999999999999999.9,
+		99999999999999.98, 0.1, 0.2, 0.3, 0.1 + 0.2, 1.0 / 3, 2.0 / 3, 123456.789012345,
+		1.5e-300, 5e-324, 1.7976931348623157e308, 0.5, 1e14 + 0.25, 4.35, 2.675, 1.005,
+		1234567890.12345, 0.000123456789012345, 9.5, 0.95, 0.095, 21.6, 48.2,
+	};
+	unsigned long long x = 0x9E3779B97F4A7C15ULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+		check_number(edges[i]);
+		check_number(-edges[i]);
+	}
+	for (i = 0; i < 300000; i++) {
+		double d, scale;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		scale = 1;
+		for (unsigned k = (unsigned)(x >> 60) % 8; k; k--)
+			scale *= 10;
+		/* a whole number of up to 12 digits over a power of ten */
+		d = (double)(long long)((x >> 20) % 1000000000000ULL) / scale;
+		if (d != (double)(long long)d)
+			check_number((x & 1) ? -d : d);
+		/* any double that is finite and not whole */
+		memcpy(&d, &x, sizeof(d));
+		if (isfinite(d) && d != floor(d))
+			check_number(d);
+	}
 }
 
 /* Strings as jansson writes them; bytes that are not UTF-8 as '?'; NaN is
@@ -82,7 +145,6 @@ static void test_strings_and_odd_numbers(void)
 {
 	struct tw_record *r;
 	json_t *back;
-	void *args;
 	char *env;
 
 	tw_record_new(&r, "dev \"1\"", 7, -1, 0, NULL);
@@ -91,8 +153,7 @@ static void test_strings_and_odd_numbers(void)
 	TW_CHECK(tw_record_set_number(r, "nan", 0.0 / 0.0) != TW_OK);	/* never reaches JSON */
 	tw_record_set_number(r, "half", 0.5);
 	tw_record_set_number(r, "e", 1.5e-300);
-	args = ingest__record_args(r);
-	env = ingest__envelope("g\"", "telemetry", args, "k\\");
+	env = envelope_of(r, "g\"", "k\\");
 	TW_CHECK(env && strstr(env, "\"device\":\"dev \\\"1\\\"\""));
 	TW_CHECK(env && strstr(env, "\"s\":\"a\\\\b\\n\\t\\u0001 \xc3\xa9 \xe2\x82\xac /\""));
 	TW_CHECK(env && strstr(env, "\"bad\":\"x??y\""));
@@ -103,19 +164,22 @@ static void test_strings_and_odd_numbers(void)
 	TW_CHECK_STR(json_string_value(json_object_get(back, "key")), "k\\");
 	json_decref(back);
 	free(env);
-	ingest__json_free(args);
 	tw_record_free(r);
 }
 
 static void test_emit_envelope(void)
 {
-	char *env = ingest__envelope_text("alerts", "alert", "[{\"level\":2}]", "veh-1");
+	struct ingest_buf env = { 0 };
 
-	TW_CHECK_STR(env, "{\"target\":\"group\",\"name\":\"alerts\",\"method\":\"alert\","
+	TW_CHECK_INT(ingest__envelope_text(&env, "alerts", "alert", "[{\"level\":2}]", "veh-1"),
+		     TW_OK);
+	TW_CHECK_STR(env.data, "{\"target\":\"group\",\"name\":\"alerts\",\"method\":\"alert\","
 		     "\"args\":[{\"level\":2}],\"key\":\"veh-1\"}");
-	free(env);
-	TW_CHECK(ingest__envelope_text("alerts", "alert", "{\"level\":2}", NULL) == NULL);
-	TW_CHECK(ingest__envelope_text("alerts", "alert", "[1", NULL) == NULL);
+	env.len = 0;
+	TW_CHECK_INT(ingest__envelope_text(&env, "alerts", "alert", "{\"level\":2}", NULL),
+		     TW_ERR_JSON);
+	TW_CHECK_INT(ingest__envelope_text(&env, "alerts", "alert", "[1", NULL), TW_ERR_JSON);
+	ingest__buf_free(&env);
 }
 
 static void check_deadletter(const char *payload, size_t len, size_t head, const char *want)
@@ -168,6 +232,7 @@ int main(void)
 	TW_RUN(test_record_envelope);
 	TW_RUN(test_no_seq);
 	TW_RUN(test_numbers);
+	TW_RUN(test_number_text);
 	TW_RUN(test_strings_and_odd_numbers);
 	TW_RUN(test_emit_envelope);
 	TW_RUN(test_deadletter);

@@ -10,5 +10,7 @@ int64_t tw_wall_ms(void);
 int64_t tw_mono_ms(void);
 /* Microseconds since the Unix epoch (for latency measurements). */
 int64_t tw_wall_us(void);
+/* Microseconds on tw_mono_ms's clock (for timers finer than a millisecond). */
+int64_t tw_mono_us(void);
 
 #endif
