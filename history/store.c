@@ -56,7 +56,8 @@ static const char history__schema[] =
 static const char history__writer[] =
 	"PRAGMA synchronous=NORMAL;"
 	"PRAGMA cache_size=-65536;"		/* KiB: 64 MiB */
-	"PRAGMA wal_autocheckpoint=16384;";	/* pages: 64 MiB of WAL */
+	"PRAGMA wal_autocheckpoint=16384;"	/* pages: 64 MiB of WAL */
+	"";
 
 #define HS_SERIES "FROM samples WHERE device_id = ?1 AND key_id = ?2 AND ts BETWEEN ?3 AND ?4"
 
@@ -70,6 +71,12 @@ static const char *const history__sql[HS_COUNT] = {
 	[HS_SEEN] = "INSERT INTO seen(device_id, seq, ts) VALUES(?1, ?2, ?3)"
 		    " ON CONFLICT(device_id, seq) DO UPDATE SET ts = excluded.ts"
 		    " WHERE ?4 AND seen.ts <> excluded.ts",
+	/* One row per statement: an INSERT of several rows keeps a statement
+	 * journal (a copy of every page it changes, in case a later row
+	 * fails), which cost more than the statements it saved once the
+	 * series outgrew a page each (tests/perf/bench_store.c). */
+	[HS_SAMPLE] = "INSERT OR REPLACE INTO samples(device_id, key_id, ts, type, num, str)"
+		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[HS_PENDING] = "INSERT INTO rollup_pending(device_id, since) VALUES(?1, ?2)"
 		       " ON CONFLICT(device_id) DO UPDATE SET since = MIN(since, excluded.since)",
 	[HS_DATA_VERSION] = "PRAGMA data_version",
@@ -238,8 +245,6 @@ void tw_history_close(struct tw_history *h)
 		tw_history_rollback(h);
 	for (int i = 0; i < HS_COUNT; i++)
 		sqlite3_finalize(h->st[i]);
-	for (int i = 0; i < HISTORY_SAMPLE_ROWS; i++)
-		sqlite3_finalize(h->samples[i]);
 	history__rollup_free(h);
 	sqlite3_close(h->db);
 	history__forget(h, 1);
@@ -458,56 +463,24 @@ static void history__bind_value(sqlite3_stmt *st, int at, const struct tw_record
 	}
 }
 
-/* The INSERT of n sample rows, each (device_id, key_id, ts, type, num, str). */
-static sqlite3_stmt *history__samples_stmt(struct tw_history *h, size_t n)
-{
-	static const char head[] =
-		"INSERT OR REPLACE INTO samples(device_id, key_id, ts, type, num, str) VALUES";
-	char sql[sizeof(head) + HISTORY_SAMPLE_ROWS * 16];
-	size_t len = sizeof(head) - 1;
-
-	if (h->samples[n - 1])
-		return h->samples[n - 1];
-	memcpy(sql, head, len);
-	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s(?,?,?,?,?,?)",
-					i ? "," : "");
-	if (sqlite3_prepare_v3(h->db, sql, (int)len, SQLITE_PREPARE_PERSISTENT,
-			       &h->samples[n - 1], NULL) != SQLITE_OK)
-		return NULL;
-	return h->samples[n - 1];
-}
-
 int tw_history_put(struct tw_history *h, const struct tw_record *r)
 {
 	struct history__device *dev = history__device(h, tw_record_device(r));
+	sqlite3_stmt *st = h->st[HS_SAMPLE];
 	const char *name;
-	size_t i = 0;
 
 	if (!dev)
 		return TW_ERR_DB;
-	while (tw_record_key(r, i)) {
-		const char *names[HISTORY_SAMPLE_ROWS];
-		sqlite3_int64 keys[HISTORY_SAMPLE_ROWS];
-		sqlite3_stmt *st;
-		size_t n = 0;
+	for (size_t i = 0; (name = tw_record_key(r, i)) != NULL; i++) {
+		sqlite3_int64 key = history__key(h, name);
 		int rc;
 
-		for (; n < HISTORY_SAMPLE_ROWS && (name = tw_record_key(r, i)); n++, i++) {
-			if (!(keys[n] = history__key(h, name)))
-				return TW_ERR_DB;
-			names[n] = name;
-		}
-		if (!(st = history__samples_stmt(h, n)))
+		if (!key)
 			return TW_ERR_DB;
-		for (size_t j = 0; j < n; j++) {
-			int at = (int)j * 6 + 1;
-
-			sqlite3_bind_int64(st, at, dev->id);
-			sqlite3_bind_int64(st, at + 1, keys[j]);
-			sqlite3_bind_int64(st, at + 2, tw_record_ts(r));
-			history__bind_value(st, at + 3, r, names[j]);
-		}
+		sqlite3_bind_int64(st, 1, dev->id);
+		sqlite3_bind_int64(st, 2, key);
+		sqlite3_bind_int64(st, 3, tw_record_ts(r));
+		history__bind_value(st, 4, r, name);
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE)

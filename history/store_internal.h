@@ -11,7 +11,7 @@
 enum history__stmt {
 	/* writer */
 	HS_BEGIN, HS_COMMIT, HS_ROLLBACK,
-	HS_DEVICE_ADD, HS_KEY_ADD, HS_SEEN, HS_PENDING, HS_DATA_VERSION,
+	HS_DEVICE_ADD, HS_KEY_ADD, HS_SEEN, HS_SAMPLE, HS_PENDING, HS_DATA_VERSION,
 	/* retention (writer) */
 	HS_RT_PAIR, HS_RT_EDGE, HS_RT_SAMPLES, HS_RT_DEVICE_NEXT, HS_RT_SEEN, HS_RT_DEVICE_DEL,
 	/* reader */
@@ -41,14 +41,9 @@ struct history__device {
 	int dirty;		/* on tw_history.dirty: rollup_pending is lowered at commit */
 };
 
-/* A record's samples go in one INSERT of up to this many rows: a statement
- * costs about as much to run as a B-tree insert does. */
-#define HISTORY_SAMPLE_ROWS 8
-
 struct tw_history {
 	sqlite3 *db;
 	sqlite3_stmt *st[HS_COUNT];
-	sqlite3_stmt *samples[HISTORY_SAMPLE_ROWS];	/* [n - 1]: n rows; prepared on first use */
 	int in_tx;
 	/* Writer caches, so that a sample costs one INSERT and no lookups:
 	 * device name -> struct history__device, key name -> id. Both are
