@@ -13,7 +13,7 @@ struct ingest_config {
 	long long max_payload, max_fields, max_string, max_records, max_future_s;
 	long long queue_max, batch_max, batch_bytes, linger_ms, max_pending;
 	long long stats_interval_s, device_level, session_expiry_s;
-	long long commit_ms, commit_max, rollup_every_s;
+	long long commit_ms, commit_max, commit_idle_ms, rollup_every_s;
 	const char *config_path;	/* --config FILE, or NULL (points into argv) */
 	/* Derived from the above once they are checked: */
 	char *subscriptions[INGEST_MAX_FILTERS]; /* as subscribed, "$share/G/" included */

@@ -63,7 +63,8 @@ struct ingest {
 	atomic_int excl_wanted;		/* the writer waits for msg_lock */
 	/* the writer thread's own */
 	int tx_open, redo;
-	int64_t tx_start, rollup_due;	/* mono ms; rollup_due 0: a pass is under way */
+	int64_t tx_start, tx_last;	/* mono ms: the transaction began, last took messages */
+	int64_t rollup_due;		/* mono ms; 0: a pass is under way */
 	size_t tx_msgs;
 	unsigned long long tx_stored, replayed_now;
 	char results_topic[256];

@@ -153,7 +153,7 @@ static void writer__store(struct ingest *ing, struct ingest_work *list)
 				break;
 			}
 			ing->tx_open = 1;
-			ing->tx_start = tw_mono_ms();
+			ing->tx_start = ing->tx_last = tw_mono_ms();
 			ing->tx_msgs = 0;
 			ing->tx_stored = 0;
 		}
@@ -350,6 +350,20 @@ static struct ingest_work *writer__wait(struct ingest *ing)
 	return w;
 }
 
+/* Whether the open transaction commits now: at commit_ms, at commit_max
+ * messages, or when commit_idle_ms passed without a message (the burst
+ * is over: its last messages need not wait for commit_ms). */
+static int writer__due(struct ingest *ing, int took)
+{
+	int64_t now = tw_mono_ms();
+
+	if (took)
+		ing->tx_last = now;
+	return ing->tx_msgs >= (size_t)ing->cfg->commit_max ||
+	       now - ing->tx_start >= ing->cfg->commit_ms ||
+	       (ing->cfg->commit_idle_ms && now - ing->tx_last >= ing->cfg->commit_idle_ms);
+}
+
 void *ingest__writer(void *arg)
 {
 	struct ingest *ing = arg;
@@ -373,8 +387,7 @@ void *ingest__writer(void *arg)
 		pthread_mutex_lock(&ing->wq_lock);
 		stop = ing->wq_stop && !ing->wq_head;
 		pthread_mutex_unlock(&ing->wq_lock);
-		if (ing->tx_open && (stop || ing->tx_msgs >= (size_t)ing->cfg->commit_max ||
-				     tw_mono_ms() - ing->tx_start >= ing->cfg->commit_ms))
+		if (ing->tx_open && (stop || writer__due(ing, w != NULL)))
 			writer__commit(ing);
 		else if (!ing->tx_open && !stop)
 			writer__rollup(ing);

@@ -429,9 +429,10 @@ test('kill -9 while a group commit is pending: the journal is stored at the next
   const mport = await freePort();
   const id = `dlv-journal-${broker.port}`;
   const results = await watchResults(t, broker.url);
-  // A commit only after a minute or a million messages: all of them wait in the journal.
+  // A commit only after a minute or a million messages, not when they stop
+  // coming: all of them wait in the journal.
   let ingest = startProc(t, 'telewire-ingest', ingestArgs(broker, db, id, mport,
-    ['--commit-ms', '60000', '--commit-max', '1000000']));
+    ['--commit-ms', '60000', '--commit-max', '1000000', '--commit-idle-ms', '0']));
   await ingest.waitForLog(/subscribed to devices\/\+\/telemetry \(QoS 1\)/);
   const msgs = stream('veh-j', 50);
   const sent = new Set(msgs.map(key));
@@ -471,6 +472,25 @@ test('kill -9 while a group commit is pending: the journal is stored at the next
   const twice = [...results].filter(([, n]) => n > 1).map(([k, n]) => `${k} x${n}`);
   assert.equal(twice.length, 0, `results published again by the replay: ${few(twice)}`);
   await stopClean(ingest, 'the ingest after that');
+});
+
+test('a burst is committed when it ends (--commit-idle-ms), not --commit-ms later', async (t) => {
+  const dir = tmpDir(t);
+  const db = path.join(dir, 'history.db');
+  const broker = await startBroker(t);
+  const mport = await freePort();
+  const ingest = startProc(t, 'telewire-ingest', ingestArgs(broker, db, `dlv-idle-${broker.port}`, mport,
+    ['--commit-ms', '60000']));
+  await ingest.waitForLog(/subscribed to devices\/\+\/telemetry \(QoS 1\)/);
+  const msgs = stream('veh-i', 20);
+  const { acked, failed } = await publish(broker.url, msgs, { rate: 5000 });
+  assert.deepEqual(failed, []);
+  assert.equal(acked.size, msgs.length);
+  // A minute of --commit-ms is far past this wait: only the idle rule commits.
+  await waitFor(async () => (await metrics(mport)).get('telewire_ingest_stored_total') === msgs.length,
+    5000, `all ${msgs.length} messages committed once the burst ended`);
+  assert.equal(seenCount(db), msgs.length);
+  await stopClean(ingest, 'ingest');
 });
 
 test('history locked past the busy timeout: messages wait in the journal and are stored after, none lost', async (t) => {
