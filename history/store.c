@@ -379,6 +379,13 @@ static struct history__device *history__device(struct tw_history *h, const char 
 	return d;
 }
 
+int64_t tw_history_device_id(struct tw_history *h, const char *device)
+{
+	struct history__device *d = history__device(h, device);
+
+	return d ? d->id : 0;
+}
+
 static sqlite3_int64 history__key(struct tw_history *h, const char *name)
 {
 	sqlite3_int64 id = (sqlite3_int64)(uintptr_t)tw_strmap_get(&h->keys, name);

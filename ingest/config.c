@@ -26,7 +26,7 @@ static void config__defaults(struct ingest_config *c)
 		.max_future_s = 300, .queue_max = 10000, .batch_max = 64, .batch_bytes = 32768,
 		.linger_ms = 2, .max_pending = 1024, .stats_interval_s = 10,
 		.device_level = 0, .session_expiry_s = 3600,
-		.journal = "", .commit_ms = 500, .commit_max = 100000, .commit_idle_ms = 10, .rollup_every_s = 60,
+		.journal = "", .commit_ms = 500, .commit_max = 100000, .commit_idle_ms = 50, .rollup_every_s = 60,
 	};
 }
 
@@ -51,7 +51,7 @@ static void config__table(struct ingest_config *c)
 		OPT_S("history", "ingest", NULL, &c->history, "FILE", "SQLite history file (default: history off)"),
 		OPT_I("commit-ms", &c->commit_ms, 0, 60000, "MS", "longest a stored message waits for its history commit; 0: a commit per message (default 500)"),
 		OPT_I("commit-max", &c->commit_max, 1, 10000000, "N", "messages per history commit at most (default 100000)"),
-		OPT_I("commit-idle-ms", &c->commit_idle_ms, 0, 60000, "MS", "commit as soon as no message came for this long; 0: only at --commit-ms or --commit-max (default 10)"),
+		OPT_I("commit-idle-ms", &c->commit_idle_ms, 0, 60000, "MS", "commit as soon as no message came for this long (checked every 50 ms); 0: only at --commit-ms or --commit-max (default 50)"),
 		OPT_I("rollup-every", &c->rollup_every_s, 0, 86400, "S", "seconds between passes that bring history's rollups up to date, a little after each commit; 0: off (default 60)"),
 		OPT_S("journal", "ingest", NULL, &c->journal, "FILE", "where messages wait for their history commit (default HISTORY.CLIENT-ID.journal)"),
 		OPT_S("plugin-dir", "ingest", NULL, &c->plugin_dir, "DIR", "where plugins are found by name (default: the build's)"),

@@ -8,7 +8,8 @@
  * message back from the hubs, nor the broker's next message. Within a
  * transaction it takes the queue every WRITER_TICK_MS or when
  * WRITER_WAKE_BATCH messages wait, not for each one: a wake-up per
- * message cost both threads more than storing it.
+ * message cost both threads more than storing it; and it stores what it
+ * took in device order (writer__in_order), which a bigger take helps.
  *
  * The journals are used in turn. A commit begins by switching the receive
  * thread to the other one (under msg_lock, a few microseconds), takes
@@ -29,8 +30,8 @@
 #include "telewire/log.h"
 
 #define WRITER_QUEUE_MAX 50000	/* messages waiting for the writer; past it the receive thread waits */
-#define WRITER_WAKE_BATCH 256	/* queued messages that wake the writer in a transaction */
-#define WRITER_TICK_MS 10	/* else it takes the queue this often */
+#define WRITER_WAKE_BATCH 4096	/* queued messages that wake the writer in a transaction */
+#define WRITER_TICK_MS 50	/* else it takes the queue this often */
 #define WRITER_RETRY_MS 100	/* between two attempts to store after a failure */
 #define ROLLUP_STEP_MS 5	/* rollup work between two commits */
 #define ROLLUP_IDLE_MS 20	/* between two steps of a pass when nothing else is to do */
@@ -140,23 +141,72 @@ void ingest__writer_step_aside(struct ingest *ing)
 	pthread_mutex_unlock(&ing->wq_lock);
 }
 
+/* A message of the list, where it was in it, and its device's id. */
+struct writer__ordered {
+	int64_t device;
+	size_t pos;
+	struct ingest_work *w;
+};
+
+static int writer__cmp(const void *a, const void *b)
+{
+	const struct writer__ordered *x = a, *y = b;
+
+	if (x->device != y->device)
+		return x->device < y->device ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* The list in device id order, each device's messages in the order they
+ * came (a later value at the same ts replaces an earlier one). Stored in
+ * this order, a batch walks each B-tree once from end to end: a fifth of
+ * the writer's time with a thousand devices. As it was when out of
+ * memory or SQLite fails (then the store fails just the same). */
+static struct ingest_work *writer__in_order(struct ingest *ing, struct ingest_work *list)
+{
+	struct writer__ordered *v;
+	size_t n = 0, i = 0;
+
+	for (struct ingest_work *w = list; w; w = w->next)
+		n++;
+	if (n < 2 || !(v = malloc(n * sizeof(*v))))
+		return list;
+	for (struct ingest_work *w = list; w; w = w->next, i++) {
+		v[i] = (struct writer__ordered){ 0, i, w };
+		if (w->d.n && !(v[i].device = tw_history_device_id(ing->history,
+								   tw_record_device(w->d.recs[0])))) {
+			free(v);
+			return list;
+		}
+	}
+	qsort(v, n, sizeof(*v), writer__cmp);
+	for (i = 0; i + 1 < n; i++)
+		v[i].w->next = v[i + 1].w;
+	v[n - 1].w->next = NULL;
+	list = v[0].w;
+	free(v);
+	return list;
+}
+
 /* Stores a list of messages in the open transaction (begun when none is). */
 static void writer__store(struct ingest *ing, struct ingest_work *list)
 {
 	struct tw_history *h = ing->history;
 
-	for (struct ingest_work *w = list; w && !ing->redo; w = w->next) {
-		if (!ing->tx_open) {
-			if (tw_history_begin(h) != TW_OK) {
-				writer__db_error(ing, "cannot begin a transaction");
-				ing->redo = 1;
-				break;
-			}
+	if (list && !ing->tx_open && !ing->redo) {
+		if (tw_history_begin(h) != TW_OK) {
+			writer__db_error(ing, "cannot begin a transaction");
+			ing->redo = 1;
+		} else {
 			ing->tx_open = 1;
 			ing->tx_start = ing->tx_last = tw_mono_ms();
 			ing->tx_msgs = 0;
 			ing->tx_stored = 0;
 		}
+	}
+	if (ing->tx_open)
+		list = writer__in_order(ing, list);
+	for (struct ingest_work *w = list; w && !ing->redo; w = w->next) {
 		for (size_t i = 0; i < w->d.n; i++) {
 			int rc;
 

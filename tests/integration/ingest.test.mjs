@@ -175,6 +175,40 @@ test('good telemetry reaches its groups and history once; bad telemetry is dead-
   assert.match(ingest.output(), /duplicates 1,/);
 });
 
+test('history: of messages at one ts the last one wins, whatever order the writer stores devices in', async (t) => {
+  const dir = tmpDir(t);
+  const db = path.join(dir, 'history.db');
+  const broker = await startBroker(t);
+  const seen = await watch(t, broker.url);
+  const ingest = startIngest(t, broker, dir);
+  const pub = await mqtt.connectAsync(broker.url, { clientId: `pub-order-${process.pid}` });
+  t.after(() => pub.endAsync());
+  await warmUp(pub, seen, 'temp-warm');
+
+  // Devices first seen in an order that is not their names' (the writer
+  // sorts each batch by device id), each sending five values at one ts,
+  // interleaved, without waiting in between: they share writer batches.
+  const T = Date.now() - 60000;
+  const devices = ['temp-z', 'temp-a', 'temp-m'];
+  const sends = [];
+  for (let v = 1; v <= 5; v++) {
+    for (const dev of devices) {
+      sends.push(pub.publishAsync(`devices/${dev}/telemetry`,
+        JSON.stringify({ ts: T, seq: v, values: { x: v * 10 } }), { qos: 1 }));
+    }
+  }
+  await Promise.all(sends);
+  for (const dev of devices) {
+    let rows = [];
+    await waitFor(() => {
+      rows = history(db, 'query', '--device', dev, '--keys', 'x');
+      return rows.length === 1 && sqlite(db, `SELECT count(*) FROM seen s JOIN devices d ON d.id = s.device_id WHERE d.name = '${dev}'`) === '5';
+    }, 10000, `all five messages of ${dev} stored`);
+    assert.deepEqual(rows.map((r) => [r.ts, r.value]), [[T, 50]], `${dev}: the last value at ${T}`);
+  }
+  assert.equal((await ingest.stop()).code, 0);
+});
+
 test('start-up refuses bad routes and plugins with exit 2, naming the file', async (t) => {
   const dir = tmpDir(t);
   const run = (ini, extra = []) => {

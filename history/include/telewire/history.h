@@ -46,6 +46,10 @@ int tw_history_seen(struct tw_history *h, const struct tw_record *r);
 /* Writes every value of r (a value at the same device, key and ts is
  * replaced). Returns TW_OK or TW_ERR_DB. */
 int tw_history_put(struct tw_history *h, const struct tw_record *r);
+/* The id of device, added in the open transaction when new; 0 on failure.
+ * Rows are kept in device id order: records stored in that order walk the
+ * B-trees from one end to the other instead of jumping about. */
+int64_t tw_history_device_id(struct tw_history *h, const char *device);
 /* Returns TW_OK, or TW_ERR_DB after rolling back. */
 int tw_history_commit(struct tw_history *h);
 void tw_history_rollback(struct tw_history *h);
