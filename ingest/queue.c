@@ -211,6 +211,8 @@ struct ingest_batch *ingest__queue_try(struct ingest_queue *q)
 	struct ingest_batch *b = NULL;
 
 	pthread_mutex_lock(&q->lock);
+	if (!q->head && q->open && q->open->n && tw_mono_us() - q->open->t0 >= q->linger_us)
+		queue__close(q);
 	if (q->head && !q->busy)
 		b = queue__take(q);
 	pthread_mutex_unlock(&q->lock);

@@ -2,10 +2,10 @@
  *
  * Producers copy each envelope into the batch being filled, a JSON array
  * text, and never wait. A batch closes at batch_max envelopes or
- * batch_bytes; the receive thread publishes closed batches itself after
- * each message (ingest__queue_try), and the flusher thread takes the open
- * one linger_ms after its first envelope arrived, and whatever could not
- * be published at once. One batch is published at a time, oldest first.
+ * batch_bytes, or linger_ms after its first envelope. The receive thread
+ * publishes closed batches itself after each message (ingest__queue_try);
+ * the flusher thread takes the open one at linger_ms when no message came
+ * to close it, and whatever could not be published at once. One batch is published at a time, oldest first.
  * The queue holds at most cap envelopes: past it the oldest batch is
  * dropped whole and its envelopes counted (history keeps the truth; this
  * only feeds live views).
@@ -58,7 +58,8 @@ void ingest__queue_destroy(struct ingest_queue *q);
 /* Copies len bytes of one envelope (a JSON value) into the open batch;
  * never blocks. TW_OK, or TW_ERR_NOMEM (the envelope is counted dropped). */
 int ingest__queue_push(struct ingest_queue *q, const char *text, size_t len);
-/* The oldest closed batch, for the caller to publish and hand back with
+/* The oldest closed batch (the open one is closed first when it is
+ * linger_ms old), for the caller to publish and hand back with
  * ingest__queue_done; NULL when there is none, or another thread is
  * publishing one. Never waits. */
 struct ingest_batch *ingest__queue_try(struct ingest_queue *q);

@@ -290,7 +290,7 @@ static int bench__setup(struct bench *b)
 			return -1;
 		snprintf(b->topics[d], 48, "devices/bench-%05lld/telemetry", d + 1);
 	}
-	if (bench__routes(b) != 0 || ingest__queue_init(&b->queue, 10000, 64, 32768, 2) != TW_OK)
+	if (bench__routes(b) != 0 || ingest__queue_init(&b->queue, 10000, 256, 65536, 2) != TW_OK)
 		return -1;
 	return b->history ? bench__fresh_history(b) : 0;
 }
