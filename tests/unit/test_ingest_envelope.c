@@ -103,9 +103,10 @@ static void check_number(double d)
 		TW_CHECK_STR(got, want);
 }
 
-/* The short path for decimals gives %.15g's text exactly: values of a few
- * decimals, as telemetry sends, near every power of ten, and random bit
- * patterns, of both signs. */
+/* The short path gives %.15g's text exactly: values of a few decimals, as
+ * telemetry sends, near every power of ten, readings times a factor, 53
+ * random bits at every decimal exponent, and random bit patterns, of both
+ * signs. */
 static void test_number_text(void)
 {
 	static const double edges[] = {
@@ -113,6 +114,9 @@ static void test_number_text(void)
 		99999999999999.98, 0.1, 0.2, 0.3, 0.1 + 0.2, 1.0 / 3, 2.0 / 3, 123456.789012345,
 		1.5e-300, 5e-324, 1.7976931348623157e308, 0.5, 1e14 + 0.25, 4.35, 2.675, 1.005,
 		1234567890.12345, 0.000123456789012345, 9.5, 0.95, 0.095, 21.6, 48.2,
+		0.00999999999999999, 0.0999999999999999999, 9.99999999999999, 99.9999999999999999,
+		999999999999999.4, 0.000999999999999999, 48.2 * 0.621371, 29.95008220000005,
+		0.30000000000000004, 1e-4 * (1 + 1e-15), 1e-4 * (1 - 1e-15), 5.0000000000000005,
 	};
 	unsigned long long x = 0x9E3779B97F4A7C15ULL;
 	size_t i;
@@ -135,6 +139,14 @@ static void test_number_text(void)
 		/* any double that is finite and not whole */
 		memcpy(&d, &x, sizeof(d));
 		if (isfinite(d) && d != floor(d))
+			check_number(d);
+		/* 53 random bits at a decimal exponent of -5..15, and a reading
+		 * times a factor, as plugins compute them */
+		d = (double)(x >> 11) / 9007199254740992.0 * pow(10, (double)((x >> 3) % 21) - 5);
+		if (d != floor(d))
+			check_number((x & 4) ? -d : d);
+		d = (double)((x >> 24) % 2000) / 10 * 0.621371;
+		if (d != floor(d))
 			check_number(d);
 	}
 }
