@@ -507,6 +507,8 @@ telewire() {
   echo "bench-e2e: telewire run $r counters:$summary"
   finish "$ip" telewire-ingest
   finish "$hp" telewire-hub
+  # its session goes too: the next runs' load would be queued for it
+  mqtt_session_end "$mqtt_port" "bench-e2e-ingest-$r" || fail "cannot end the session of bench-e2e-ingest-$r"
   # and the history file holds every (device, seq)
   got=$(sqlite3 "$d/history.db" "SELECT COUNT(*) FROM seen" 2>&1) || true
   [ "$got" = "$n" ] || { problems+=("telewire run $r: history holds $got messages of $n"); keep_tmp=1; }

@@ -42,6 +42,15 @@ log_dest file $1/mosquitto.log
 CONF
 }
 
+# mqtt_session_end PORT ID: ends the persistent session a client left at the broker
+# on 127.0.0.1:PORT under client id ID (a connection with clean start and no
+# session expiry replaces it). An ingest's session stays subscribed to the
+# telemetry topics after ingest stops, and the broker would queue every later
+# load for it too.
+mqtt_session_end() {
+  mosquitto_sub -h 127.0.0.1 -p "$1" -V mqttv5 -i "$2" -t telewire/bench/none -E >/dev/null 2>&1
+}
+
 mosquitto_bin() {
   for p in /usr/sbin/mosquitto /usr/bin/mosquitto; do
     [ -x "$p" ] && { echo "$p"; return 0; }
