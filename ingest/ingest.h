@@ -63,6 +63,7 @@ struct ingest {
 	atomic_int excl_wanted;		/* the writer waits for msg_lock */
 	/* the writer thread's own */
 	int tx_open, redo;
+	int tx_pause;			/* just committed: the next transaction waits a take */
 	int64_t tx_start, tx_last;	/* mono ms: the transaction began, last took messages */
 	int64_t rollup_due;		/* mono ms; 0: a pass is under way */
 	size_t tx_msgs;

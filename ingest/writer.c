@@ -276,6 +276,7 @@ static void writer__commit(struct ingest *ing)
 	}
 	ing->st.stored += ing->tx_stored;
 	ing->st.commits++;
+	ing->tx_pause = 1;
 	ing->st.last_commit_ms = tw_wall_ms();
 	/* If emptying fails, a replay finds these stored and drops them. */
 	if (ingest__journal_reset(&ing->journal[old]) != TW_OK) {
@@ -370,16 +371,23 @@ int ingest__writer_redo(struct ingest *ing)
 /* Waits for work or for the open transaction's commit time; the queue. */
 static struct ingest_work *writer__wait(struct ingest *ing)
 {
+	/* After a commit the next transaction begins at the next take, not
+	 * at once: another writer of the same file (a second worker of a
+	 * shared subscription), waiting for the lock, gets a tick to take
+	 * it, instead of an instant it would almost never hit. */
+	int batching = ing->tx_open || ing->tx_pause;
 	struct ingest_work *w = NULL;
 	struct timespec until;
 	int64_t wait;
 
+	ing->tx_pause = 0;
 	pthread_mutex_lock(&ing->wq_lock);
-	if (ing->wq_len < (ing->tx_open ? WRITER_WAKE_BATCH : 1) && !ing->wq_stop) {
+	if (ing->wq_len < (batching ? WRITER_WAKE_BATCH : 1) && !ing->wq_stop) {
 		wait = ing->redo ? WRITER_RETRY_MS
 		       : ing->tx_open ? ing->tx_start + ing->cfg->commit_ms - tw_mono_ms()
+		       : batching ? WRITER_TICK_MS
 		       : ing->rollup_due ? 1000 : ROLLUP_IDLE_MS;
-		if (ing->tx_open && wait > WRITER_TICK_MS)
+		if (batching && wait > WRITER_TICK_MS)
 			wait = WRITER_TICK_MS;
 		if (wait > 0) {
 			clock_gettime(CLOCK_MONOTONIC, &until);
@@ -389,7 +397,7 @@ static struct ingest_work *writer__wait(struct ingest *ing)
 				until.tv_sec++;
 				until.tv_nsec -= 1000000000;
 			}
-			ing->wq_idle = !ing->tx_open;
+			ing->wq_idle = !batching;
 			pthread_cond_timedwait(&ing->wq_wake, &ing->wq_lock, &until);
 			ing->wq_idle = 0;
 		}

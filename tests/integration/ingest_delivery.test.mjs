@@ -248,7 +248,10 @@ test('two workers on one shared subscription split the load; nothing lost, nothi
     ingestArgs(broker, db, `dlv-worker-${i + 1}-${broker.port}`, p, ['--shared-group', 'dlv'])));
   for (const w of workers) await w.waitForLog(/subscribed to \$share\/dlv\/devices\/\+\/telemetry \(QoS 1\)/);
 
-  const msgs = stream('veh-s', 500);
+  // 6 s of load, longer than SQLite's busy timeout (5 s): a worker that
+  // began its next transaction the instant it committed would keep the
+  // other from ever getting the lock (a db error after 5 s).
+  const msgs = stream('veh-s', 1500);
   const sent = new Set(msgs.map(key));
   const { acked, failed, ms } = await publish(broker.url, msgs, { rate: 5000 });
   assert.deepEqual(failed, []);
