@@ -117,20 +117,30 @@ size_t ingest__envelopes(struct ingest_queue *q, struct ingest_buf scratch[2],
 	/* Events carry no conflation key: a later telemetry message of the
 	 * same device must not replace an alert in a slow client's queue. */
 	for (const struct tw_record_emit *e = tw_record_emits(r); e; e = e->next) {
+		int rc;
+
 		env->len = 0;
-		if (ingest__envelope_text(env, e->group, e->method, e->json_args, NULL) != TW_OK)
+		rc = ingest__envelope_text(env, e->group, e->method, e->json_args, NULL);
+		if (rc == TW_ERR_JSON)
 			(*invalid)++;
+		else if (rc != TW_OK)
+			ingest__queue_lost(q, 1);
 		else if (ingest__queue_push(q, env->data, env->len) == TW_OK)
 			n++;
 	}
-	args->len = 0;
-	if (!route->ngroups || !tw_record_publish(r) || ingest__record_args(args, r) != TW_OK)
+	if (!route->ngroups || !tw_record_publish(r))
 		return n;
+	args->len = 0;
+	if (ingest__record_args(args, r) != TW_OK) {
+		ingest__queue_lost(q, route->ngroups);
+		return n;
+	}
 	for (size_t g = 0; g < route->ngroups; g++) {
 		env->len = 0;
 		if (ingest__envelope(env, route->groups[g], "telemetry", args->data, args->len,
-				     key ? key : tw_record_device(r)) == TW_OK &&
-		    ingest__queue_push(q, env->data, env->len) == TW_OK)
+				     key ? key : tw_record_device(r)) != TW_OK)
+			ingest__queue_lost(q, 1);
+		else if (ingest__queue_push(q, env->data, env->len) == TW_OK)
 			n++;
 	}
 	return n;

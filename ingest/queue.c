@@ -295,6 +295,13 @@ unsigned long long ingest__queue_dropped(struct ingest_queue *q)
 	return n;
 }
 
+void ingest__queue_lost(struct ingest_queue *q, size_t n)
+{
+	pthread_mutex_lock(&q->lock);
+	q->dropped += n;
+	pthread_mutex_unlock(&q->lock);
+}
+
 size_t ingest__queue_depth(struct ingest_queue *q)
 {
 	size_t n;

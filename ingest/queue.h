@@ -73,6 +73,9 @@ struct ingest_batch *ingest__queue_next(struct ingest_queue *q);
 void ingest__queue_done(struct ingest_queue *q, struct ingest_batch *b, int again);
 void ingest__queue_stop(struct ingest_queue *q);
 unsigned long long ingest__queue_dropped(struct ingest_queue *q);
+/* Counts n envelopes that could not be made (out of memory) with the
+ * dropped ones. */
+void ingest__queue_lost(struct ingest_queue *q, size_t n);
 /* Envelopes waiting. */
 size_t ingest__queue_depth(struct ingest_queue *q);
 

@@ -254,9 +254,9 @@ static const char *scan__value(const char *p, const char *e)
 }
 
 /* p at an envelope (an object: env__one checked); sets env's args_text
- * when its "args" is written on one line (SSE sends a frame as one line)
- * and its key without escapes (else the hub writes args out again from
- * the parsed value). */
+ * when its "args" value is written on one line (SSE sends a frame as one
+ * line) and its key is spelled "args" without escapes; else the hub
+ * writes args out again from the parsed value. */
 static void scan__envelope(const char *p, const char *e, struct tw_envelope *env)
 {
 	if (p >= e || *p != '{')

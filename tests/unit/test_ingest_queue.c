@@ -108,6 +108,8 @@ static void test_drop_oldest(void)
 	for (int i = 0; i < 10; i++)
 		push(&q, i);
 	TW_CHECK_INT(ingest__queue_dropped(&q), 8);
+	ingest__queue_lost(&q, 3);	/* envelopes that could not be made count too */
+	TW_CHECK_INT(ingest__queue_dropped(&q), 11);
 	TW_CHECK_INT(next(&q, &b), 2);
 	TW_CHECK_STR(b.data, "[{\"i\":8},{\"i\":9}]");
 	ingest__buf_free(&b);
