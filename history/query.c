@@ -1,5 +1,7 @@
 /* query.c -- the read path of the history store: rows, buckets (from samples and rollups), devices, keys, deadlines */
 #include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "store_internal.h"
 #include "telewire/clock.h"
@@ -31,18 +33,47 @@ static int history__step_error(struct tw_history *h, int rc)
 	return rc == SQLITE_INTERRUPT && h->timed_out ? TW_ERR_LIMIT : TW_ERR_DB;
 }
 
-static void history__row_of(sqlite3_stmt *st, const char *key, struct tw_history_row *row)
+/* A string value with a NUL after it, in h->text (until the next row). */
+static const char *history__text(struct tw_history *h, const char *s, size_t len)
 {
-	int type = sqlite3_column_int(st, 1);
+	if (len >= h->text.cap) {
+		unsigned char *p = realloc(h->text.p, len + 1);
 
-	row->key = key;
-	row->ts = sqlite3_column_int64(st, 0);
-	row->num = sqlite3_column_double(st, 2);
-	row->b = row->num != 0;
-	row->str = (const char *)sqlite3_column_text(st, 3);
-	row->type = type == 1 ? TW_VALUE_NUMBER : type == 2 ? TW_VALUE_BOOL : TW_VALUE_STRING;
-	if (row->type == TW_VALUE_STRING && !row->str)
-		row->str = "";
+		if (!p)
+			return NULL;
+		h->text.p = p;
+		h->text.cap = len + 1;
+	}
+	if (len)
+		memcpy(h->text.p, s, len);
+	h->text.p[len] = '\0';
+	return (const char *)h->text.p;
+}
+
+/* The value of key in the point at st's row into row: 1, 0 when the point
+ * has none, -1 when out of memory (a string is copied to add its NUL). */
+static int history__row_of(struct tw_history *h, sqlite3_stmt *st, sqlite3_int64 key,
+			   const char *name, struct tw_history_row *row)
+{
+	const unsigned char *p = sqlite3_column_blob(st, 1);
+	size_t n = (size_t)sqlite3_column_bytes(st, 1), pos = 0;
+	struct history__val v;
+
+	while (history__vals_next(p, n, &pos, &v) > 0 && v.key <= key) {
+		if (v.key < key)
+			continue;
+		row->key = name;
+		row->ts = sqlite3_column_int64(st, 0);
+		row->num = v.num;
+		row->b = v.num != 0;
+		row->str = NULL;
+		row->type = v.type == HISTORY_VAL_NUMBER ? TW_VALUE_NUMBER
+			    : v.type == HISTORY_VAL_BOOL ? TW_VALUE_BOOL : TW_VALUE_STRING;
+		if (row->type == TW_VALUE_STRING && !(row->str = history__text(h, v.str, v.len)))
+			return -1;
+		return 1;
+	}
+	return 0;
 }
 
 /* Binds the series and its range: ?1 device id, ?2 key id, ?3..?4 ts. */
@@ -55,23 +86,31 @@ static void history__bind_series(sqlite3_stmt *st, sqlite3_int64 dev, sqlite3_in
 	sqlite3_bind_int64(st, 4, hi);
 }
 
-/* Steps st to the end (or until fn stops), then resets it. */
-static int history__rows(struct tw_history *h, sqlite3_stmt *st, const char *key,
-			 tw_history_row_fn fn, void *ctx)
+/* Steps st over the points of the range, hands fn the first limit values
+ * of key (or until fn stops), then resets it. */
+static int history__rows(struct tw_history *h, sqlite3_stmt *st, sqlite3_int64 key,
+			 const char *name, size_t limit, tw_history_row_fn fn, void *ctx)
 {
 	struct tw_history_row row;
-	int rc;
+	size_t sent = 0;
+	int rc = SQLITE_DONE, got;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		history__row_of(st, key, &row);
-		if (fn(ctx, &row) != 0) {
-			rc = SQLITE_DONE;
+	while (sent < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((got = history__row_of(h, st, key, name, &row)) == 0)
+			continue;
+		if (got < 0) {
+			rc = SQLITE_NOMEM;
 			break;
 		}
+		sent++;
+		if (fn(ctx, &row) != 0)
+			break;
 	}
+	if (sent == limit || rc == SQLITE_ROW)
+		rc = SQLITE_DONE;
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? TW_OK : history__step_error(h, rc);
+	return rc == SQLITE_DONE ? TW_OK : rc == SQLITE_NOMEM ? TW_ERR_NOMEM : history__step_error(h, rc);
 }
 
 int64_t tw_history_buckets(const struct tw_history_query *q)
@@ -306,8 +345,8 @@ int tw_history_query(struct tw_history *h, const struct tw_history_query *q,
 	if (q->agg != TW_HISTORY_AGG_NONE)
 		return history__aggregate(h, q, dev, key, fn, ctx);
 	history__bind_series(st, dev, key, q->start, q->end);
-	sqlite3_bind_int64(st, 5, q->limit ? (sqlite3_int64)q->limit : HISTORY_DEFAULT_LIMIT);
-	return history__rows(h, st, q->key, fn, ctx);
+	return history__rows(h, st, key, q->key, q->limit ? q->limit : HISTORY_DEFAULT_LIMIT, fn,
+			     ctx);
 }
 
 static int history__names(struct tw_history *h, sqlite3_stmt *st, tw_history_name_fn fn,

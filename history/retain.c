@@ -1,4 +1,4 @@
-/* retain.c -- retention: delete old samples, rollups and seen marks in bounded batches, give pages back */
+/* retain.c -- retention: delete old points, rollups and seen marks in bounded batches, give pages back */
 #include <stdint.h>
 #include <stdio.h>
 
@@ -32,32 +32,42 @@ static long long retain__delete(struct tw_history *h, enum history__stmt s)
 }
 
 /*
- * Old samples of one series (device, key), at most room rows. Returns the
- * work done (rows + 1 for the seeks), or -1. Moves to the next series when
- * this one has nothing older than the cutoff left.
+ * Old points of the next device at or after r->dev, at most room of them.
+ * Returns the work done (rows + 1 for the seeks), or -1. Moves to the next
+ * device when this one has nothing older than the cutoff left, and to the
+ * next phase after the last one. r->samples counts the values deleted.
  */
-static long long retain__series(struct tw_history *h, struct tw_history_retain *r, size_t room)
+static long long retain__points(struct tw_history *h, struct tw_history_retain *r, size_t room)
 {
-	sqlite3_stmt *edge = h->st[HS_RT_EDGE], *del = h->st[HS_RT_SAMPLES];
-	sqlite3_int64 until = r->before, unused;
-	long long n;
-	int got;
+	sqlite3_stmt *next = h->st[HS_RT_NEXT], *edge = h->st[HS_RT_EDGE], *del = h->st[HS_RT_POINTS];
+	sqlite3_int64 dev, until = r->before;
+	long long n = 0;
+	int got, rc;
 
-	sqlite3_bind_int64(edge, 1, r->dev);
-	sqlite3_bind_int64(edge, 2, r->key);
-	sqlite3_bind_int64(edge, 3, r->before);
-	sqlite3_bind_int64(edge, 4, (sqlite3_int64)room);
-	/* the ts after the first room old rows: delete below it, then come back */
-	if ((got = retain__one(edge, &until, &unused)) < 0)
+	sqlite3_bind_int64(next, 1, r->dev);
+	if ((got = retain__one(next, &dev, NULL)) <= 0) {
+		r->phase = h->ru_state > 0 ? RT_ROLLUPS : RT_SEEN;
+		r->dev = r->key = 0;
+		return got < 0 ? -1 : 1;
+	}
+	r->dev = dev;
+	sqlite3_bind_int64(edge, 1, dev);
+	sqlite3_bind_int64(edge, 2, r->before);
+	sqlite3_bind_int64(edge, 3, (sqlite3_int64)room);
+	/* the ts after the first room old points: delete below it, then come back */
+	if ((got = retain__one(edge, &until, NULL)) < 0)
 		return -1;
-	sqlite3_bind_int64(del, 1, r->dev);
-	sqlite3_bind_int64(del, 2, r->key);
-	sqlite3_bind_int64(del, 3, got ? until : r->before);
-	if ((n = retain__delete(h, HS_RT_SAMPLES)) < 0)
+	sqlite3_bind_int64(del, 1, dev);
+	sqlite3_bind_int64(del, 2, got ? until : r->before);
+	while ((rc = sqlite3_step(del)) == SQLITE_ROW) {
+		r->samples += (uint64_t)sqlite3_column_int64(del, 0);
+		n++;
+	}
+	sqlite3_reset(del);
+	if (rc != SQLITE_DONE)
 		return -1;
-	r->samples += (uint64_t)n;
 	if (!got)
-		r->key++;
+		r->dev++;
 	return n + 1;
 }
 
@@ -82,12 +92,6 @@ static long long retain__walk(struct tw_history *h, struct tw_history_retain *r,
 	r->dev = dev;
 	r->key = key;
 	return fn(h, r, room);
-}
-
-static long long retain__samples(struct tw_history *h, struct tw_history_retain *r, size_t room)
-{
-	return retain__walk(h, r, room, h->st[HS_RT_PAIR], h->ru_state > 0 ? RT_ROLLUPS : RT_SEEN,
-			    retain__series);
 }
 
 /* The cutoff of the rollups: rollup_before, or before when it is 0 or later. */
@@ -168,6 +172,11 @@ static long long retain__device_delete(struct tw_history *h, struct tw_history_r
 		if (rc != SQLITE_DONE)
 			return -1;
 	}
+	if (n > 0) {
+		sqlite3_bind_int64(h->st[HS_RT_SERIES_DEL], 1, dev);
+		if (history__exec(h, HS_RT_SERIES_DEL) != TW_OK)
+			return -1;
+	}
 	r->devices += (uint64_t)n;
 	r->dev++;
 	return 1;
@@ -237,7 +246,7 @@ int tw_history_retain_step(struct tw_history *h, struct tw_history_retain *r)
 	/* Work counts rows and seeks, so that a store of many small series
 	 * also yields the lock now and then. */
 	while (work < batch && r->phase < RT_DONE && n >= 0) {
-		n = r->phase == RT_SAMPLES ? retain__samples(h, r, batch - work)
+		n = r->phase == RT_SAMPLES ? retain__points(h, r, batch - work)
 		    : r->phase == RT_ROLLUPS ? retain__rollups(h, r, batch - work)
 		    : retain__device(h, r, batch - work);
 		work += n > 0 ? (size_t)n : 0;

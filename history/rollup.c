@@ -7,22 +7,25 @@
 #include "telewire/error.h"
 
 #define RU_SERIES "device_id = ?1 AND key_id = ?2"
+/* The values of key ?2 in device ?1's points of [?3, ?4] (vals.c). */
+#define RU_VALUES "COUNT(tw_type(vals, ?2)), COUNT(tw_num(vals, ?2)), SUM(tw_num(vals, ?2))," \
+		  " MIN(tw_num(vals, ?2)), MAX(tw_num(vals, ?2))"
+#define RU_RANGE "FROM points WHERE device_id = ?1 AND ts BETWEEN ?3 AND ?4"
 #define RU_COLUMNS "rollups(device_id, key_id, width, bucket, n, nnum, sum, min, max)"
 
 static const char *const rollup__sql[RU_COUNT] = {
 	[RU_NEXT] = "SELECT device_id, since FROM rollup_pending WHERE device_id > ?1"
 		    " ORDER BY device_id LIMIT 1",
 	[RU_HORIZON] = "SELECT raw_before FROM rollup_horizon WHERE id = 1",
-	[RU_KEY_NEXT] = "SELECT key_id FROM samples WHERE device_id = ?1 AND key_id > ?2"
+	[RU_KEY_NEXT] = "SELECT key_id FROM series WHERE device_id = ?1 AND key_id > ?2"
 			" ORDER BY key_id LIMIT 1",
-	[RU_FIRST_TS] = "SELECT ts FROM samples WHERE " RU_SERIES " AND ts >= ?3 ORDER BY ts LIMIT 1",
+	[RU_FIRST_TS] = "SELECT ts FROM points WHERE device_id = ?1 AND ts >= ?2 ORDER BY ts LIMIT 1",
 	[RU_DEL_MINUTES] = "DELETE FROM rollups WHERE " RU_SERIES " AND width = 60000"
 			   " AND bucket BETWEEN ?3 AND ?4",
-	/* the same aggregates as query.c's HS_AGG_*: strings have num NULL */
+	/* the same aggregates as store.c's HS_AGG_*: tw_num is NULL for strings */
 	[RU_ADD_MINUTES] = "INSERT INTO " RU_COLUMNS " SELECT ?1, ?2, 60000,"
-			   " ts - (ts % 60000 + 60000) % 60000 AS b, COUNT(*), COUNT(num), SUM(num),"
-			   " MIN(num), MAX(num) FROM samples WHERE " RU_SERIES
-			   " AND ts BETWEEN ?3 AND ?4 GROUP BY b",
+			   " ts - (ts % 60000 + 60000) % 60000 AS b, " RU_VALUES " " RU_RANGE
+			   " GROUP BY b HAVING COUNT(tw_type(vals, ?2)) > 0",
 	[RU_DEL_HOUR] = "DELETE FROM rollups WHERE " RU_SERIES " AND width = 3600000 AND bucket = ?3",
 	[RU_ADD_HOUR] = "INSERT INTO " RU_COLUMNS " SELECT ?1, ?2, 3600000, ?3, SUM(n), SUM(nnum),"
 			" SUM(sum), MIN(min), MAX(max) FROM rollups WHERE " RU_SERIES
@@ -33,8 +36,7 @@ static const char *const rollup__sql[RU_COUNT] = {
 	[RU_SINCE] = "SELECT since FROM rollup_pending WHERE device_id = ?1",
 	[RU_SUM_ROLLUPS] = "SELECT SUM(n), SUM(nnum), SUM(sum), MIN(min), MAX(max) FROM rollups"
 			   " WHERE " RU_SERIES " AND width = ?3 AND bucket >= ?4 AND bucket < ?5",
-	[RU_SUM_SAMPLES] = "SELECT COUNT(*), COUNT(num), SUM(num), MIN(num), MAX(num) FROM samples"
-			   " WHERE " RU_SERIES " AND ts BETWEEN ?3 AND ?4",
+	[RU_SUM_SAMPLES] = "SELECT " RU_VALUES " " RU_RANGE,
 	[RU_READ_BEGIN] = "BEGIN",
 	[RU_READ_END] = "COMMIT",
 	[RU_SET_HORIZON] = "INSERT INTO rollup_horizon(id, raw_before) VALUES(1, ?1)"
@@ -47,13 +49,13 @@ static const char *const rollup__sql[RU_COUNT] = {
 	[RU_RT_DELETE] = "DELETE FROM rollups WHERE " RU_SERIES " AND width = ?3 AND bucket <= ?4",
 	/* a device stays while it has rollups: they are found by its id */
 	[RU_RT_DEVICE_DEL] = "DELETE FROM devices WHERE id = ?1"
-			     " AND NOT EXISTS (SELECT 1 FROM samples WHERE device_id = ?1)"
+			     " AND NOT EXISTS (SELECT 1 FROM points WHERE device_id = ?1)"
 			     " AND NOT EXISTS (SELECT 1 FROM seen WHERE device_id = ?1)"
 			     " AND NOT EXISTS (SELECT 1 FROM rollups WHERE device_id = ?1)",
 	[RU_RT_PENDING_DEL] = "DELETE FROM rollup_pending WHERE device_id = ?1"
 			      " AND NOT EXISTS (SELECT 1 FROM devices WHERE id = ?1)",
 	[RU_KEYS] = "SELECT k.name FROM keys k WHERE"
-		    " EXISTS (SELECT 1 FROM samples s WHERE s.device_id = ?1 AND s.key_id = k.id)"
+		    " EXISTS (SELECT 1 FROM series s WHERE s.device_id = ?1 AND s.key_id = k.id)"
 		    " OR EXISTS (SELECT 1 FROM rollups r WHERE r.device_id = ?1 AND r.key_id = k.id)"
 		    " ORDER BY k.name",
 };
@@ -137,24 +139,16 @@ int history__rollup_hour(struct tw_history *h, sqlite3_int64 dev, sqlite3_int64 
 										   : TW_OK;
 }
 
-/* The oldest sample ts >= from of any key of dev: 1 and *ts, 0 for none, -1. */
+/* The oldest point of dev at or after from: 1 and *ts, 0 for none, -1. */
 static int rollup__first(struct tw_history *h, sqlite3_int64 dev, int64_t from, int64_t *ts)
 {
-	sqlite3_int64 key = 0, t;
-	int got, any = 0;
+	sqlite3_int64 t = 0;
+	int got;
 
-	for (;;) {
-		rollup__bind(h, RU_KEY_NEXT, dev, key, 0, 0);
-		if ((got = rollup__one(h, RU_KEY_NEXT, &key)) <= 0)
-			return got < 0 ? -1 : any;
-		rollup__bind(h, RU_FIRST_TS, dev, key, from, 0);
-		if ((got = rollup__one(h, RU_FIRST_TS, &t)) < 0)
-			return -1;
-		if (got && (!any || t < *ts)) {
-			*ts = t;
-			any = 1;
-		}
-	}
+	rollup__bind(h, RU_FIRST_TS, dev, from, 0, 0);
+	if ((got = rollup__one(h, RU_FIRST_TS, &t)) > 0)
+		*ts = t;
+	return got;
 }
 
 /* Recomputes the minute buckets [m0, last] and the hour bucket hour of

@@ -8,10 +8,11 @@
 #include "telewire/error.h"
 
 /* auto_vacuum must come first: it only takes effect before the first table.
- * samples is clustered on (device_id, key_id, ts): appends land at the end
- * of each series, and a range of one series is one B-tree seek and a
- * sequential read (EXPLAIN QUERY PLAN: SEARCH samples USING PRIMARY KEY
- * (device_id=? AND key_id=? AND ts>? AND ts<?)). */
+ * points is clustered on (device_id, ts): a device's points are one range
+ * of the primary key, appends land at its end, and a range of one device
+ * is one B-tree seek and a sequential read (EXPLAIN QUERY PLAN: SEARCH
+ * points USING PRIMARY KEY (device_id=? AND ts>? AND ts<?)); a key's
+ * values are read out of each point's vals (vals.c). */
 static const char history__file_pragmas[] =
 	"PRAGMA auto_vacuum=INCREMENTAL;"
 	"PRAGMA journal_mode=WAL;";
@@ -19,10 +20,13 @@ static const char history__file_pragmas[] =
 static const char history__schema[] =
 	"CREATE TABLE IF NOT EXISTS devices(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
 	"CREATE TABLE IF NOT EXISTS keys(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
-	/* type: 1 number (num), 2 boolean (num 0/1), 3 string (str) */
-	"CREATE TABLE IF NOT EXISTS samples(device_id INTEGER NOT NULL, key_id INTEGER NOT NULL,"
-	" ts INTEGER NOT NULL, type INTEGER NOT NULL, num REAL, str TEXT,"
-	" PRIMARY KEY(device_id, key_id, ts)) WITHOUT ROWID;"
+	/* One row per device and ts, its values in vals (vals.c); replaced
+	 * samples, a row per value, in schema 3. */
+	"CREATE TABLE IF NOT EXISTS points(device_id INTEGER NOT NULL, ts INTEGER NOT NULL,"
+	" vals BLOB NOT NULL, PRIMARY KEY(device_id, ts)) WITHOUT ROWID;"
+	/* The keys each device has sent: deleted with the device. */
+	"CREATE TABLE IF NOT EXISTS series(device_id INTEGER NOT NULL, key_id INTEGER NOT NULL,"
+	" PRIMARY KEY(device_id, key_id)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS seen(device_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
 	" ts INTEGER NOT NULL, PRIMARY KEY(device_id, seq)) WITHOUT ROWID;"
 	/* Since when each device's rollups are stale: the writer lowers since to
@@ -42,11 +46,27 @@ static const char history__schema[] =
 	 * the buckets wholly before it as they are (they hold what was deleted). */
 	"CREATE TABLE IF NOT EXISTS rollup_horizon(id INTEGER PRIMARY KEY CHECK(id = 1),"
 	" raw_before INTEGER NOT NULL);"
-	/* A store of schema 1 has samples and no rollups: every device is
-	 * pending from its first sample (a no-op on a new or current file). */
+	/* A store of schema 1 has values and no rollups: every device is
+	 * pending from its first value (a no-op on a new or current file). */
 	"INSERT OR IGNORE INTO rollup_pending(device_id, since)"
 	" SELECT id, -9223372036854775807 FROM devices WHERE NOT EXISTS (SELECT 1 FROM rollups)"
 	" AND NOT EXISTS (SELECT 1 FROM rollup_pending);";
+
+/* Schema 1 and 2 kept a row per value in samples: each device's values
+ * of one ts become one point. */
+static const char history__from_samples[] =
+	"INSERT INTO points(device_id, ts, vals) SELECT device_id, ts,"
+	" tw_pack(key_id, type, num, str) FROM samples GROUP BY device_id, ts;"
+	"INSERT OR IGNORE INTO series(device_id, key_id)"
+	" SELECT DISTINCT device_id, key_id FROM samples;"
+	"DROP TABLE samples;";
+
+/* The same file opened read-only: points and series as views of samples. */
+static const char history__samples_views[] =
+	"CREATE TEMP VIEW points(device_id, ts, vals) AS SELECT device_id, ts,"
+	" tw_pack(key_id, type, num, str) FROM main.samples GROUP BY device_id, ts;"
+	"CREATE TEMP VIEW series(device_id, key_id) AS"
+	" SELECT DISTINCT device_id, key_id FROM main.samples;";
 
 /* The writer's connection. Samples of a thousand devices land on thousands
  * of B-tree pages: a cache that holds them saves a read per insert, and a
@@ -59,7 +79,8 @@ static const char history__writer[] =
 	"PRAGMA wal_autocheckpoint=16384;"	/* pages: 64 MiB of WAL */
 	"";
 
-#define HS_SERIES "FROM samples WHERE device_id = ?1 AND key_id = ?2 AND ts BETWEEN ?3 AND ?4"
+/* The points of device ?1 in [?3, ?4]; ?2 is the key whose values are read. */
+#define HS_RANGE "FROM points WHERE device_id = ?1 AND ts BETWEEN ?3 AND ?4"
 
 static const char *const history__sql[HS_COUNT] = {
 	[HS_BEGIN] = "BEGIN IMMEDIATE",
@@ -71,42 +92,45 @@ static const char *const history__sql[HS_COUNT] = {
 	[HS_SEEN] = "INSERT INTO seen(device_id, seq, ts) VALUES(?1, ?2, ?3)"
 		    " ON CONFLICT(device_id, seq) DO UPDATE SET ts = excluded.ts"
 		    " WHERE ?4 AND seen.ts <> excluded.ts",
-	/* One row per statement: an INSERT of several rows keeps a statement
-	 * journal (a copy of every page it changes, in case a later row
-	 * fails), which cost more than the statements it saved once the
-	 * series outgrew a page each (tests/perf/bench_store.c). */
-	[HS_SAMPLE] = "INSERT OR REPLACE INTO samples(device_id, key_id, ts, type, num, str)"
-		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	/* A second point at one ts adds its values, the later one's winning
+	 * key by key. One row per statement: an INSERT of several rows keeps
+	 * a statement journal (a copy of every page it changes, in case a
+	 * later row fails), which cost more than the statements it saved
+	 * (tests/perf/bench_store.c). */
+	[HS_POINT] = "INSERT INTO points(device_id, ts, vals) VALUES(?1, ?2, ?3)"
+		     " ON CONFLICT(device_id, ts) DO UPDATE SET vals = tw_merge(vals, excluded.vals)",
+	[HS_SERIES_ADD] = "INSERT OR IGNORE INTO series(device_id, key_id) VALUES(?1, ?2)",
 	[HS_PENDING] = "INSERT INTO rollup_pending(device_id, since) VALUES(?1, ?2)"
 		       " ON CONFLICT(device_id) DO UPDATE SET since = MIN(since, excluded.since)",
 	[HS_DATA_VERSION] = "PRAGMA data_version",
-	/* Retention walks the series in key order, one seek per series. */
-	[HS_RT_PAIR] = "SELECT device_id, key_id FROM samples WHERE (device_id, key_id) >= (?1, ?2)"
-		       " ORDER BY device_id, key_id LIMIT 1",
-	[HS_RT_EDGE] = "SELECT ts FROM samples WHERE device_id = ?1 AND key_id = ?2 AND ts < ?3"
-		       " ORDER BY ts LIMIT 1 OFFSET ?4",
-	[HS_RT_SAMPLES] = "DELETE FROM samples WHERE device_id = ?1 AND key_id = ?2 AND ts < ?3",
+	/* Retention walks the devices in id order, one seek per device. */
+	[HS_RT_NEXT] = "SELECT device_id FROM points WHERE device_id >= ?1 ORDER BY device_id LIMIT 1",
+	[HS_RT_EDGE] = "SELECT ts FROM points WHERE device_id = ?1 AND ts < ?2"
+		       " ORDER BY ts LIMIT 1 OFFSET ?3",
+	[HS_RT_POINTS] = "DELETE FROM points WHERE device_id = ?1 AND ts < ?2 RETURNING tw_count(vals)",
 	[HS_RT_DEVICE_NEXT] = "SELECT id FROM devices WHERE id >= ?1 ORDER BY id LIMIT 1",
 	[HS_RT_SEEN] = "DELETE FROM seen WHERE device_id = ?1 AND seq IN"
 		       " (SELECT seq FROM seen WHERE device_id = ?1 AND ts < ?2 LIMIT ?3)",
 	[HS_RT_DEVICE_DEL] = "DELETE FROM devices WHERE id = ?1"
-			     " AND NOT EXISTS (SELECT 1 FROM samples WHERE device_id = ?1)"
+			     " AND NOT EXISTS (SELECT 1 FROM points WHERE device_id = ?1)"
 			     " AND NOT EXISTS (SELECT 1 FROM seen WHERE device_id = ?1)",
+	[HS_RT_SERIES_DEL] = "DELETE FROM series WHERE device_id = ?1"
+			     " AND NOT EXISTS (SELECT 1 FROM devices WHERE id = ?1)",
 	[HS_DEVICE_ID] = "SELECT id FROM devices WHERE name = ?1",
 	[HS_KEY_ID] = "SELECT id FROM keys WHERE name = ?1",
-	[HS_QUERY_ASC] = "SELECT ts, type, num, str " HS_SERIES " ORDER BY ts ASC LIMIT ?5",
-	[HS_QUERY_DESC] = "SELECT ts, type, num, str " HS_SERIES " ORDER BY ts DESC LIMIT ?5",
+	/* query.c picks the key's value out of each point, and stops at the limit */
+	[HS_QUERY_ASC] = "SELECT ts, vals " HS_RANGE " ORDER BY ts ASC",
+	[HS_QUERY_DESC] = "SELECT ts, vals " HS_RANGE " ORDER BY ts DESC",
 	[HS_DEVICES] = "SELECT name FROM devices ORDER BY name",
-	[HS_KEYS] = "SELECT k.name FROM keys k WHERE EXISTS (SELECT 1 FROM samples s"
-		    " WHERE s.device_id = (SELECT id FROM devices WHERE name = ?1)"
-		    " AND s.key_id = k.id) ORDER BY k.name",
-	/* One bucket each: strings have num NULL, which AVG, MIN, MAX and SUM
-	 * skip; booleans are 0 and 1. */
-	[HS_AGG_AVG] = "SELECT AVG(num) " HS_SERIES,
-	[HS_AGG_MIN] = "SELECT MIN(num) " HS_SERIES,
-	[HS_AGG_MAX] = "SELECT MAX(num) " HS_SERIES,
-	[HS_AGG_SUM] = "SELECT SUM(num) " HS_SERIES,
-	[HS_AGG_COUNT] = "SELECT NULLIF(COUNT(*), 0) " HS_SERIES,
+	[HS_KEYS] = "SELECT k.name FROM keys k JOIN series s ON s.key_id = k.id"
+		    " WHERE s.device_id = (SELECT id FROM devices WHERE name = ?1) ORDER BY k.name",
+	/* One bucket each: tw_num is NULL for strings, which AVG, MIN, MAX
+	 * and SUM skip, and for points without the key; booleans are 0 and 1. */
+	[HS_AGG_AVG] = "SELECT AVG(tw_num(vals, ?2)) " HS_RANGE,
+	[HS_AGG_MIN] = "SELECT MIN(tw_num(vals, ?2)) " HS_RANGE,
+	[HS_AGG_MAX] = "SELECT MAX(tw_num(vals, ?2)) " HS_RANGE,
+	[HS_AGG_SUM] = "SELECT SUM(tw_num(vals, ?2)) " HS_RANGE,
+	[HS_AGG_COUNT] = "SELECT NULLIF(COUNT(tw_type(vals, ?2)), 0) " HS_RANGE,
 	/* What a reader knows of a device's seqs (ingest's duplicate check). */
 	[HS_SEEN_TS] = "SELECT s.ts FROM seen s JOIN devices d ON d.id = s.device_id"
 		       " WHERE d.name = ?1 AND s.seq = ?2",
@@ -172,12 +196,27 @@ static int history__user_version(struct tw_history *h, int *version)
 	return rc == SQLITE_ROW ? TW_OK : TW_ERR_DB;
 }
 
-/* Brings a writable store to TW_HISTORY_SCHEMA_VERSION. Version 1 is the
- * first: later versions add their steps here, each in its transaction. */
+/* 1 when the file has a table of that name, 0 when not, -1 on error. */
+static int history__has_table(struct tw_history *h, const char *name)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(h->db, "SELECT 1 FROM main.sqlite_schema WHERE type = 'table'"
+				      " AND name = ?1", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Brings a writable store to TW_HISTORY_SCHEMA_VERSION, in one transaction:
+ * version 2 added the rollups, version 3 turned samples into points. */
 static int history__migrate(struct tw_history *h, int version)
 {
 	char sql[64];
-	int rc;
+	int rc, samples;
 
 	if (version == TW_HISTORY_SCHEMA_VERSION)
 		return TW_OK;
@@ -192,6 +231,10 @@ static int history__migrate(struct tw_history *h, int version)
 		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", TW_HISTORY_SCHEMA_VERSION);
 		if (sqlite3_exec(h->db, history__schema, NULL, NULL, NULL) != SQLITE_OK ||
 		    sqlite3_exec(h->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			rc = TW_ERR_DB;
+		else if ((samples = history__has_table(h, "samples")) != 0 &&
+			 (samples < 0 || sqlite3_exec(h->db, history__from_samples, NULL, NULL,
+						      NULL) != SQLITE_OK))
 			rc = TW_ERR_DB;
 	}
 	if (rc == TW_OK && sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
@@ -214,6 +257,8 @@ int tw_history_open(const char *path, int flags, struct tw_history **out, char *
 	if (sqlite3_open_v2(path, &h->db, oflags, NULL) != SQLITE_OK)
 		return history__fail_open(h, path, err, errlen, "cannot open");
 	sqlite3_busy_timeout(h->db, 5000);
+	if (history__vals_functions(h->db) != TW_OK)
+		return history__fail_open(h, path, err, errlen, "cannot register its functions");
 	if (history__user_version(h, &version) != TW_OK)
 		return history__fail_open(h, path, err, errlen, "cannot read the schema version");
 	if (version > TW_HISTORY_SCHEMA_VERSION) {
@@ -230,6 +275,11 @@ int tw_history_open(const char *path, int flags, struct tw_history **out, char *
 	if (!ro && (history__migrate(h, version) != TW_OK ||
 		    sqlite3_exec(h->db, history__writer, NULL, NULL, NULL) != SQLITE_OK))
 		return history__fail_open(h, path, err, errlen, "cannot create the schema");
+	/* an older file opened read-only is read as it is: through views */
+	if (ro && version > 0 && version < TW_HISTORY_SCHEMA_VERSION &&
+	    history__has_table(h, "samples") > 0 &&
+	    sqlite3_exec(h->db, history__samples_views, NULL, NULL, NULL) != SQLITE_OK)
+		return history__fail_open(h, path, err, errlen, "cannot read its older schema");
 	if (history__prepare(h, ro) != TW_OK)
 		return history__fail_open(h, path, err, errlen,
 					  "not a telewire history database");
@@ -251,6 +301,9 @@ void tw_history_close(struct tw_history *h)
 	tw_strmap_free(&h->devices);
 	tw_strmap_free(&h->keys);
 	free(h->dirty);
+	history__vals_free(&h->vals);
+	history__vals_free(&h->text);
+	free(h->put);
 	free(h);
 }
 
@@ -261,9 +314,12 @@ const char *tw_history_errmsg(struct tw_history *h)
 
 static void history__free_device(void *ctx, const char *name, void *value)
 {
+	struct history__device *d = value;
+
 	(void)ctx;
 	(void)name;
-	free(value);
+	free(d->keys);
+	free(d);
 }
 
 /* Empties the device cache, and the key cache too when keys is set. */
@@ -397,7 +453,7 @@ static sqlite3_int64 history__key(struct tw_history *h, const char *name)
 	return tw_strmap_put(&h->keys, name, (void *)(uintptr_t)id) == TW_OK ? id : 0;
 }
 
-/* Notes that the open transaction wrote d's samples from ts on. */
+/* Notes that the open transaction wrote d's points from ts on. */
 static int history__touch(struct tw_history *h, struct history__device *d, int64_t ts)
 {
 	if (d->dirty) {
@@ -440,60 +496,118 @@ int tw_history_seen(struct tw_history *h, const struct tw_record *r)
 	return rc;
 }
 
-/* Binds a sample's type, num and str: parameters at..at + 2. */
-static void history__bind_value(sqlite3_stmt *st, int at, const struct tw_record *r,
-				const char *key)
+/* The value of key in r, keyed by id. */
+static void history__value(const struct tw_record *r, const char *key, sqlite3_int64 id,
+			   struct history__val *v)
 {
 	const char *s;
-	double d;
 	int b;
 
+	memset(v, 0, sizeof(*v));
+	v->key = id;
 	switch (tw_record_type(r, key)) {
 	case TW_VALUE_NUMBER:
-		tw_record_get_number(r, key, &d);
-		sqlite3_bind_int(st, at, 1);
-		sqlite3_bind_double(st, at + 1, d);
-		sqlite3_bind_null(st, at + 2);
+		v->type = HISTORY_VAL_NUMBER;
+		tw_record_get_number(r, key, &v->num);
 		break;
 	case TW_VALUE_BOOL:
+		v->type = HISTORY_VAL_BOOL;
 		tw_record_get_bool(r, key, &b);
-		sqlite3_bind_int(st, at, 2);
-		sqlite3_bind_int(st, at + 1, b);
-		sqlite3_bind_null(st, at + 2);
+		v->num = b != 0;
 		break;
 	default:
-		tw_record_get_string(r, key, &s);
-		sqlite3_bind_int(st, at, 3);
-		sqlite3_bind_null(st, at + 1);
-		sqlite3_bind_text(st, at + 2, s, -1, SQLITE_STATIC);
+		v->type = HISTORY_VAL_STRING;
+		if (tw_record_get_string(r, key, &s) == TW_OK && s) {
+			v->str = s;
+			v->len = strlen(s);
+		}
 		break;
 	}
+}
+
+static int history__by_key(const void *a, const void *b)
+{
+	const struct history__val *x = a, *y = b;
+
+	return (x->key > y->key) - (x->key < y->key);
+}
+
+/* Adds (d, key) to series unless d is known to have it. */
+static int history__series(struct tw_history *h, struct history__device *d, sqlite3_int64 key)
+{
+	size_t lo = 0, hi = d->nkeys;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->keys[mid] == key)
+			return TW_OK;
+		if (d->keys[mid] < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (d->nkeys == d->kcap) {
+		size_t cap = d->kcap ? d->kcap * 2 : 8;
+		sqlite3_int64 *p = realloc(d->keys, cap * sizeof(*p));
+
+		if (!p)
+			return TW_ERR_NOMEM;
+		d->keys = p;
+		d->kcap = cap;
+	}
+	sqlite3_bind_int64(h->st[HS_SERIES_ADD], 1, d->id);
+	sqlite3_bind_int64(h->st[HS_SERIES_ADD], 2, key);
+	if (history__exec(h, HS_SERIES_ADD) != TW_OK)
+		return TW_ERR_DB;
+	memmove(d->keys + lo + 1, d->keys + lo, (d->nkeys - lo) * sizeof(*d->keys));
+	d->keys[lo] = key;
+	d->nkeys++;
+	return TW_OK;
 }
 
 int tw_history_put(struct tw_history *h, const struct tw_record *r)
 {
 	struct history__device *dev = history__device(h, tw_record_device(r));
-	sqlite3_stmt *st = h->st[HS_SAMPLE];
+	sqlite3_stmt *st = h->st[HS_POINT];
+	size_t n = tw_record_count(r);
 	const char *name;
+	int rc = TW_OK;
 
 	if (!dev)
 		return TW_ERR_DB;
-	for (size_t i = 0; (name = tw_record_key(r, i)) != NULL; i++) {
-		sqlite3_int64 key = history__key(h, name);
-		int rc;
+	if (n == 0)
+		return TW_OK;
+	if (n > h->put_cap) {
+		struct history__val *p = realloc(h->put, n * sizeof(*p));
 
-		if (!key)
-			return TW_ERR_DB;
-		sqlite3_bind_int64(st, 1, dev->id);
-		sqlite3_bind_int64(st, 2, key);
-		sqlite3_bind_int64(st, 3, tw_record_ts(r));
-		history__bind_value(st, 4, r, name);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			return TW_ERR_DB;
+		if (!p)
+			return TW_ERR_NOMEM;
+		h->put = p;
+		h->put_cap = n;
 	}
-	return tw_record_key(r, 0) ? history__touch(h, dev, tw_record_ts(r)) : TW_OK;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_int64 key;
+
+		if (!(name = tw_record_key(r, i)) || !(key = history__key(h, name)))
+			return TW_ERR_DB;
+		history__value(r, name, key, &h->put[i]);
+	}
+	qsort(h->put, n, sizeof(*h->put), history__by_key);
+	h->vals.len = 0;
+	for (size_t i = 0; i < n && rc == TW_OK; i++)
+		if ((rc = history__vals_add(&h->vals, &h->put[i])) == TW_OK)
+			rc = history__series(h, dev, h->put[i].key);
+	if (rc != TW_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, dev->id);
+	sqlite3_bind_int64(st, 2, tw_record_ts(r));
+	sqlite3_bind_blob(st, 3, h->vals.p, (int)h->vals.len, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return TW_ERR_DB;
+	return history__touch(h, dev, tw_record_ts(r));
 }
 
 int tw_history_append(struct tw_history *h, struct tw_record *const *recs, size_t n,

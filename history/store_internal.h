@@ -11,9 +11,10 @@
 enum history__stmt {
 	/* writer */
 	HS_BEGIN, HS_COMMIT, HS_ROLLBACK,
-	HS_DEVICE_ADD, HS_KEY_ADD, HS_SEEN, HS_SAMPLE, HS_PENDING, HS_DATA_VERSION,
+	HS_DEVICE_ADD, HS_KEY_ADD, HS_SEEN, HS_POINT, HS_SERIES_ADD, HS_PENDING, HS_DATA_VERSION,
 	/* retention (writer) */
-	HS_RT_PAIR, HS_RT_EDGE, HS_RT_SAMPLES, HS_RT_DEVICE_NEXT, HS_RT_SEEN, HS_RT_DEVICE_DEL,
+	HS_RT_NEXT, HS_RT_EDGE, HS_RT_POINTS, HS_RT_DEVICE_NEXT, HS_RT_SEEN, HS_RT_DEVICE_DEL,
+	HS_RT_SERIES_DEL,
 	/* reader */
 	HS_DEVICE_ID, HS_KEY_ID,
 	HS_QUERY_ASC, HS_QUERY_DESC, HS_DEVICES, HS_KEYS,
@@ -23,8 +24,8 @@ enum history__stmt {
 };
 #define HS_FIRST_READER HS_DEVICE_ID
 
-/* rollup.c's statements, prepared on first use: a file opened read-only
- * before its migration has no rollups table, and is queried from samples. */
+/* rollup.c's statements, prepared on first use: a file of schema 1 opened
+ * read-only has no rollups table, and is queried from its values alone. */
 enum history__rollup_stmt {
 	RU_NEXT, RU_HORIZON, RU_KEY_NEXT, RU_FIRST_TS, RU_DEL_MINUTES, RU_ADD_MINUTES,
 	RU_DEL_HOUR, RU_ADD_HOUR, RU_PENDING_MOVE, RU_PENDING_DONE,
@@ -34,11 +35,30 @@ enum history__rollup_stmt {
 	RU_COUNT
 };
 
-/* A device the writer knows: its id, and what the open transaction wrote. */
+/* A device the writer knows: its id, its keys in series, and what the open
+ * transaction wrote. */
 struct history__device {
 	sqlite3_int64 id;
-	int64_t since;		/* the oldest sample ts written in the open transaction */
+	sqlite3_int64 *keys;	/* key ids known to be in series for it, ascending */
+	size_t nkeys, kcap;
+	int64_t since;		/* the oldest ts written in the open transaction */
 	int dirty;		/* on tw_history.dirty: rollup_pending is lowered at commit */
+};
+
+/* One value of a point (vals.c). */
+enum { HISTORY_VAL_NUMBER = 1, HISTORY_VAL_BOOL = 2, HISTORY_VAL_STRING = 3 };
+struct history__val {
+	sqlite3_int64 key;
+	int type;		/* HISTORY_VAL_* */
+	double num;		/* a number, or a boolean as 0 and 1 */
+	const char *str;	/* a string: len bytes, not terminated */
+	size_t len;
+};
+
+/* A growing BLOB of values. */
+struct history__vals {
+	unsigned char *p;
+	size_t len, cap;
 };
 
 struct tw_history {
@@ -54,6 +74,10 @@ struct tw_history {
 	struct history__device **dirty;	/* devices written in the open transaction */
 	size_t ndirty, dirty_cap;
 	sqlite3_int64 data_version;
+	struct history__vals vals;	/* the point tw_history_put writes */
+	struct history__val *put;	/* its values, sorted by key id */
+	size_t put_cap;
+	struct history__vals text;	/* a string value read, with its terminator */
 	sqlite3_stmt *ru[RU_COUNT];	/* rollup.c */
 	int ru_state;		/* 0: not prepared yet, 1: ready, -1: the file has no rollups */
 	sqlite3_int64 ru_cursor;	/* the device the rollup pass did last (round robin) */
@@ -66,6 +90,15 @@ int history__exec(struct tw_history *h, enum history__stmt s);
 /* The id of name in devices or keys (HS_DEVICE_ID, HS_KEY_ID); 0 when absent,
  * -1 when SQLite failed. */
 sqlite3_int64 history__lookup(struct tw_history *h, enum history__stmt get, const char *name);
+
+/* Reads the value at *pos of a point's n bytes and moves *pos past it:
+ * 1, 0 at the end, -1 when the bytes do not decode. v->str points into p. */
+int history__vals_next(const unsigned char *p, size_t n, size_t *pos, struct history__val *v);
+/* Appends v (TW_OK, TW_ERR_NOMEM). Values go in ascending key id. */
+int history__vals_add(struct history__vals *b, const struct history__val *v);
+void history__vals_free(struct history__vals *b);
+/* Registers tw_type, tw_num, tw_str, tw_count, tw_merge and tw_pack on db. */
+int history__vals_functions(sqlite3 *db);
 
 /* Rollup resolutions in ms, finest first; a coarser one is a whole
  * number of finer ones, so that it is computed from them. */

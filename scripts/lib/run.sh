@@ -51,6 +51,15 @@ mqtt_session_end() {
   mosquitto_sub -h 127.0.0.1 -p "$1" -V mqttv5 -i "$2" -t telewire/bench/none -E >/dev/null 2>&1
 }
 
+# history_counts FILE: "POINTS VALUES" of a history file: its rows of points,
+# and the values they hold, decoded by the test harness (tests/harness).
+history_counts() {
+  TW_HISTORY_FILE="$1" node --input-type=module -e "
+    import { historyValues } from '$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/tests/harness/index.mjs';
+    const v = historyValues(process.env.TW_HISTORY_FILE);
+    console.log(new Set(v.map((x) => x.device + '/' + x.ts)).size, v.length);"
+}
+
 mosquitto_bin() {
   for p in /usr/sbin/mosquitto /usr/bin/mosquitto; do
     [ -x "$p" ] && { echo "$p"; return 0; }

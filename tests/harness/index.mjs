@@ -176,3 +176,41 @@ export async function startBroker(t, opts = {}) {
   await waitFor(() => portOpen(port), 10000, `mosquitto on port ${port}\n${proc.output()}`);
   return broker;
 }
+
+/**
+ * Every value in a history file, read with the sqlite3 shell and decoded
+ * here, apart from the store's own code: [{ device, ts, key, type, value }]
+ * (type 1 number, 2 boolean, 3 string). A point's vals hold, per key in
+ * ascending id: varint key id, a type byte, then 8 bytes of a little-endian
+ * double, one byte 0/1, or a varint length and the string's bytes.
+ */
+export function historyValues(db) {
+  const sql = 'SELECT d.name, p.ts, hex(p.vals) FROM points p JOIN devices d ON d.id = p.device_id;' +
+    'SELECT id, name FROM keys;';
+  const out = spawnSync('sqlite3', ['-separator', '\t', db, sql], { maxBuffer: 256 * 1024 * 1024 });
+  if (out.status !== 0) throw new Error(`sqlite3 ${db}: ${out.stderr}`);
+  const lines = out.stdout.toString().split('\n').filter(Boolean).map((l) => l.split('\t'));
+  const keys = new Map(lines.filter((l) => l.length === 2).map(([id, name]) => [Number(id), name]));
+  const values = [];
+  for (const [device, ts, hex] of lines.filter((l) => l.length === 3)) {
+    const b = Buffer.from(hex, 'hex');
+    let at = 0;
+    const varint = () => {
+      let v = 0, mul = 1, c;
+      do { c = b[at++]; v += (c & 0x7f) * mul; mul *= 128; } while (c & 0x80);
+      return v;
+    };
+    while (at < b.length) {
+      const key = keys.get(varint());
+      const type = b[at++];
+      let value;
+      if (type === 1) { value = b.readDoubleLE(at); at += 8; }
+      else if (type === 2) value = b[at++] === 1;
+      else if (type === 3) { const n = varint(); value = b.toString('utf8', at, at + n); at += n; }
+      else throw new Error(`${db}: point ${device}/${ts} has a value of type ${type}`);
+      if (at > b.length) throw new Error(`${db}: point ${device}/${ts} is cut short`);
+      values.push({ device, ts: Number(ts), key, type, value });
+    }
+  }
+  return values;
+}

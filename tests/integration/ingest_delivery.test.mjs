@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
-import { BIN, freePort, sleep, startBroker, startProc, tmpDir, waitFor } from '../harness/index.mjs';
+import { BIN, freePort, historyValues, sleep, startBroker, startProc, tmpDir, waitFor } from '../harness/index.mjs';
 
 const DEVICES = 20;
 const T0 = Date.now() - 3600 * 1000;  // device-set ts: T0 + seq, so a redelivery repeats seq and ts
@@ -74,14 +74,9 @@ async function metrics(port) {
 
 /** Records of key n in the history file, as device/seq -> rows holding it. */
 function stored(db) {
-  const out = execFileSync('sqlite3', ['-separator', '/', db,
-    "SELECT d.name, CAST(s.num AS INTEGER), s.ts FROM samples s JOIN devices d ON d.id = s.device_id " +
-    "JOIN keys k ON k.id = s.key_id WHERE k.name = 'n'"], { maxBuffer: 64 * 1024 * 1024 }).toString();
   const rows = new Map();
-  for (const line of out.split('\n')) {
-    if (!line) continue;
-    const [device, seq, ts] = line.split('/');
-    assert.equal(Number(ts), T0 + Number(seq), `history row ${line}: value n and ts disagree`);
+  for (const { device, ts, value: seq } of historyValues(db).filter((v) => v.key === 'n')) {
+    assert.equal(ts, T0 + seq, `history value ${device}/${ts}: value n and ts disagree`);
     const k = `${device}/${seq}`;
     rows.set(k, (rows.get(k) || 0) + 1);
   }
@@ -106,7 +101,7 @@ function assertExactlyOnce(db, sent, must, what) {
     { missing: '0', doubled: '0', unknown: '0' },
     `${what}: expected each of ${must.size} messages in history exactly once; history has ${rows.size} ` +
     `record(s): missing ${few(missing)}; doubled ${few(doubled)}; never sent ${few(strange)}`);
-  assert.equal(seenCount(db), rows.size, `${what}: the seen table and the samples disagree`);
+  assert.equal(seenCount(db), rows.size, `${what}: the seen table and the values disagree`);
   return rows.size;
 }
 

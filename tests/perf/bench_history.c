@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store_internal.h"	/* history__vals_functions, for the plain SQL comparisons */
 #include "telewire/clock.h"
 #include "telewire/error.h"
 #include "telewire/history.h"
@@ -145,9 +146,9 @@ static void bench_queries(const struct bench *b, struct tw_history *h)
 static void bench_group_by(const struct bench *b)
 {
 	static const char sql[] =
-		"SELECT (ts - ?3) / ?5 AS bucket, AVG(num) FROM samples"
+		"SELECT (ts - ?3) / ?5 AS bucket,"
+		" AVG(tw_num(vals, (SELECT id FROM keys WHERE name = ?2))) FROM points"
 		" WHERE device_id = (SELECT id FROM devices WHERE name = ?1)"
-		" AND key_id = (SELECT id FROM keys WHERE name = ?2)"
 		" AND ts BETWEEN ?3 AND ?4 GROUP BY bucket ORDER BY bucket";
 	double ms[MAX_RUNS];
 	sqlite3_stmt *st, *plan;
@@ -155,6 +156,7 @@ static void bench_group_by(const struct bench *b)
 	sqlite3 *db;
 
 	if (sqlite3_open_v2(b->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    history__vals_functions(db) != TW_OK ||
 	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		fprintf(stderr, "group by: %s\n", sqlite3_errmsg(db));
 		sqlite3_close(db);
@@ -176,8 +178,8 @@ static void bench_group_by(const struct bench *b)
 	printf("GROUP BY buckets: %lld\n", rows);
 	report("one GROUP BY statement, same AVG", ms, b->runs);
 	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT ts, num FROM samples WHERE "
-			       "device_id = 1 AND key_id = 1 AND ts BETWEEN 1 AND 2", -1, &plan,
+	if (sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT ts, vals FROM points WHERE "
+			       "device_id = 1 AND ts BETWEEN 1 AND 2", -1, &plan,
 			       NULL) == SQLITE_OK) {
 		while (sqlite3_step(plan) == SQLITE_ROW)
 			printf("query plan of a range: %s\n", sqlite3_column_text(plan, 3));
@@ -211,10 +213,9 @@ static void bench_retention(const struct bench *b, struct tw_history *h)
 	if (sqlite3_open(b->db, &db) != SQLITE_OK)
 		return;
 	sqlite3_busy_timeout(db, 5000);
-	snprintf(sql, sizeof(sql), "CREATE TABLE part(device_id INTEGER NOT NULL, key_id INTEGER "
-		 "NOT NULL, ts INTEGER NOT NULL, type INTEGER NOT NULL, num REAL, str TEXT, "
-		 "PRIMARY KEY(device_id, key_id, ts)) WITHOUT ROWID; INSERT INTO part SELECT * "
-		 "FROM samples WHERE ts < %" PRId64 ";", r.before);
+	snprintf(sql, sizeof(sql), "CREATE TABLE part(device_id INTEGER NOT NULL, ts INTEGER "
+		 "NOT NULL, vals BLOB NOT NULL, PRIMARY KEY(device_id, ts)) WITHOUT ROWID;"
+		 " INSERT INTO part SELECT * FROM points WHERE ts < %" PRId64 ";", r.before);
 	if (exec_timed(db, sql, &copy_ms) != 0 || exec_timed(db, "DROP TABLE part", &drop_ms) != 0 ||
 	    exec_timed(db, "PRAGMA wal_checkpoint(TRUNCATE)", &t) != 0) {
 		sqlite3_close(db);

@@ -372,7 +372,7 @@ static void test_retention_keeps_rollups(void)
 	TW_CHECK(r.samples > 1000);
 	TW_CHECK_INT(r.rollups, 0);
 	TW_CHECK_INT(r.devices, 0);
-	TW_CHECK_INT(count_sql("SELECT COUNT(*) FROM samples WHERE ts < %lld", (long long)cut), 0);
+	TW_CHECK_INT(count_sql("SELECT COUNT(*) FROM points WHERE ts < %lld", (long long)cut), 0);
 	/* the raw values are gone, the keys and devices are still known */
 	q = (struct tw_history_query){ .device = devs[0], .key = "b", .start = 0, .end = cut - 1 };
 	memset(&rs, 0, sizeof(rs));
@@ -410,7 +410,30 @@ static void test_retention_keeps_rollups(void)
 	tw_history_close(h);
 }
 
-/* A file of schema version 1 (no rollup tables): read as before, migrated on a read-write open. */
+/* Up to 4 rows with their types and strings. */
+struct typed_rows {
+	int n;
+	int type[4];
+	char str[4][16];
+	double num[4];
+};
+
+static int collect_typed(void *ctx, const struct tw_history_row *row)
+{
+	struct typed_rows *sl = ctx;
+
+	if (sl->n < 4) {
+		sl->type[sl->n] = row->type;
+		sl->num[sl->n] = row->type == TW_VALUE_BOOL ? row->b : row->num;
+		snprintf(sl->str[sl->n], sizeof(sl->str[0]), "%s",
+			 row->type == TW_VALUE_STRING ? row->str : "");
+	}
+	sl->n++;
+	return 0;
+}
+
+/* A file of schema version 1 (no rollup tables, a row per value): read as
+ * it is, and migrated to schema 3 (a row per ts) on a read-write open. */
 static void test_migrate_v1(void)
 {
 	static const char v1[] =
@@ -425,7 +448,13 @@ static void test_migrate_v1(void)
 		"INSERT INTO devices VALUES(1, 'old-1'); INSERT INTO keys VALUES(1, 'v');"
 		"WITH RECURSIVE i(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM i WHERE x < 7199)"
 		" INSERT INTO samples SELECT 1, 1, x * 1000, 1, x % 10, NULL FROM i;"
+		/* a string and a boolean, one of them at a ts of v */
+		"INSERT INTO keys VALUES(2, 'state');"
+		"INSERT INTO samples VALUES(1, 2, 5000, 3, NULL, 'parked'), (1, 2, 7200500, 2, 1, NULL);"
 		"PRAGMA user_version=1;";
+	struct tw_history_query qs = { .device = "old-1", .key = "state", .start = 0,
+				       .end = 3 * HOUR };
+	struct typed_rows sl;
 	struct tw_history_query q = { .device = "old-1", .key = "v", .start = 0, .end = 2 * HOUR - 1,
 				      .agg = TW_HISTORY_AGG_SUM, .interval = HOUR };
 	struct tw_history_rollup_stats st = { 0 };
@@ -445,19 +474,32 @@ static void test_migrate_v1(void)
 	TW_CHECK_INT(rs.n, 2);
 	TW_CHECK_DBL(rs.num[0], 360 * 45, 0);
 	TW_CHECK_INT(h ? tw_history_rollup_step(h, 0, NULL) : -1, TW_ERR_INVAL);
+	memset(&sl, 0, sizeof(sl));
+	TW_CHECK_INT(h ? tw_history_query(h, &qs, collect_typed, &sl) : -1, TW_OK);
+	TW_CHECK_INT(sl.n, 2);
+	TW_CHECK_INT(sl.type[0], TW_VALUE_STRING);
+	TW_CHECK_STR(sl.str[0], "parked");
+	TW_CHECK_INT(sl.type[1], TW_VALUE_BOOL);
 	tw_history_close(h);
 	/* read-write: schema 2, every device pending from its start */
 	TW_CHECK_INT(tw_history_open(path, TW_HISTORY_NOCREATE, &h, err, sizeof(err)), TW_OK);
 	if (!h)
 		return;
 	TW_CHECK_INT(rollup_all(h, &st), TW_OK);
-	TW_CHECK_INT(st.chunks, 2);
+	TW_CHECK_INT(st.chunks, 3);	/* hours 0, 1 and 2 (state's boolean) */
 	TW_CHECK_INT(st.devices, 1);
-	TW_CHECK_INT(st.buckets, 2 * 60 + 2);
+	/* v: 120 minutes and 2 hours; state: 2 minutes and 2 hours */
+	TW_CHECK_INT(st.buckets, 2 * 60 + 2 + 2 + 2);
 	memset(&rs, 0, sizeof(rs));
 	TW_CHECK_INT(tw_history_query(h, &q, collect, &rs), TW_OK);
 	TW_CHECK_INT(rs.n, 2);
 	TW_CHECK_DBL(rs.num[1], 360 * 45, 0);
+	memset(&sl, 0, sizeof(sl));
+	TW_CHECK_INT(tw_history_query(h, &qs, collect_typed, &sl), TW_OK);
+	TW_CHECK_INT(sl.n, 2);
+	TW_CHECK_STR(sl.str[0], "parked");
+	TW_CHECK_INT(sl.type[1], TW_VALUE_BOOL);
+	TW_CHECK_DBL(sl.num[1], 1, 0);
 	tw_history_close(h);
 	{
 		char saved[300];
@@ -466,7 +508,12 @@ static void test_migrate_v1(void)
 		snprintf(dbpath, sizeof(dbpath), "%s", path);
 		TW_CHECK_INT(count_sql("PRAGMA user_version"), TW_HISTORY_SCHEMA_VERSION);
 		TW_CHECK_INT(count_sql("SELECT COUNT(*) FROM rollup_pending"), 0);
-		TW_CHECK_INT(count_sql("SELECT SUM(n) FROM rollups WHERE width = 3600000"), 7200);
+		TW_CHECK_INT(count_sql("SELECT SUM(n) FROM rollups WHERE width = 3600000 AND key_id = 1"),
+			     7200);
+		/* schema 3: one point per ts, the values of both keys in it */
+		TW_CHECK_INT(count_sql("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'samples'"), 0);
+		TW_CHECK_INT(count_sql("SELECT COUNT(*) FROM points"), 7201);
+		TW_CHECK_INT(count_sql("SELECT COUNT(*) FROM series"), 2);
 		snprintf(dbpath, sizeof(dbpath), "%s", saved);
 	}
 }

@@ -151,6 +151,49 @@ static int count_name(void *ctx, const char *name)
 	return 0;
 }
 
+/* Two messages of one device at one ts: one point, each key's last value. */
+static void test_same_ts_merges(void)
+{
+	struct tw_history *h = NULL;
+	struct tw_record *a, *b;
+	char err[512], keys[256] = "";
+	struct rows rs;
+
+	TW_CHECK_INT(tw_history_open(dbpath, 0, &h, err, sizeof(err)), TW_OK);
+	if (!h)
+		return;
+	tw_record_new(&a, "merge-1", 500, -1, 0, NULL);
+	tw_record_set_number(a, "speed", 10);
+	tw_record_set_number(a, "temp", 20);
+	tw_record_set_string(a, "state", "parked");
+	tw_record_new(&b, "merge-1", 500, -1, 0, NULL);
+	tw_record_set_number(b, "temp", 21.5);	/* replaces a's */
+	tw_record_set_bool(b, "door", 0);	/* a key a did not have */
+	TW_CHECK_INT(tw_history_append(h, &a, 1, NULL), TW_OK);
+	TW_CHECK_INT(tw_history_append(h, &b, 1, NULL), TW_OK);
+	tw_record_free(a);
+	tw_record_free(b);
+	TW_CHECK_INT(query(h, "merge-1", "speed", 0, 1000, 0, 0, &rs), TW_OK);
+	TW_CHECK_INT(rs.n, 1);
+	TW_CHECK_DBL(rs.num[0], 10, 0);
+	TW_CHECK_INT(query(h, "merge-1", "temp", 0, 1000, 0, 0, &rs), TW_OK);
+	TW_CHECK_INT(rs.n, 1);
+	TW_CHECK_DBL(rs.num[0], 21.5, 0);
+	TW_CHECK_INT(query(h, "merge-1", "state", 0, 1000, 0, 0, &rs), TW_OK);
+	TW_CHECK_INT(rs.n, 1);
+	TW_CHECK_STR(rs.str[0], "parked");
+	TW_CHECK_INT(query(h, "merge-1", "door", 0, 1000, 0, 0, &rs), TW_OK);
+	TW_CHECK_INT(rs.n, 1);
+	TW_CHECK_INT(rs.type[0], TW_VALUE_BOOL);
+	TW_CHECK_DBL(rs.num[0], 0, 0);
+	/* a key the device never sent has no rows */
+	TW_CHECK_INT(query(h, "merge-1", "rpm", 0, 1000, 0, 0, &rs), TW_OK);
+	TW_CHECK_INT(rs.n, 0);
+	TW_CHECK_INT(tw_history_keys(h, "merge-1", count_name, keys), TW_OK);
+	TW_CHECK_STR(keys, "door;speed;state;temp;");
+	tw_history_close(h);
+}
+
 static void test_query_range_order_limit_reopen(void)
 {
 	struct tw_history *h = NULL;
@@ -185,7 +228,7 @@ static void test_query_range_order_limit_reopen(void)
 	TW_CHECK_INT(rs.n, 0);
 	TW_CHECK_INT(query(h, "temp-9", "temp", 5, 4, 0, 0, &rs), TW_ERR_INVAL);
 	TW_CHECK_INT(tw_history_devices(h, count_name, list), TW_OK);
-	TW_CHECK_STR(list, "temp-1;temp-2;temp-9;veh-1;");
+	TW_CHECK_STR(list, "merge-1;temp-1;temp-2;temp-9;veh-1;");
 	list[0] = '\0';
 	TW_CHECK_INT(tw_history_keys(h, "veh-1", count_name, list), TW_OK);
 	TW_CHECK_STR(list, "door;state;");
@@ -217,6 +260,7 @@ int main(void)
 	TW_RUN(test_append_and_duplicates);
 	TW_RUN(test_seq_rules);
 	TW_RUN(test_types_and_replace);
+	TW_RUN(test_same_ts_merges);
 	TW_RUN(test_query_range_order_limit_reopen);
 	TW_RUN(test_open_errors);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);

@@ -24,7 +24,7 @@ struct tw_history;
 
 /* Schema version in PRAGMA user_version. A file of a newer version is
  * refused; older ones are migrated when opened read-write. */
-#define TW_HISTORY_SCHEMA_VERSION 2
+#define TW_HISTORY_SCHEMA_VERSION 3
 
 /* Opens (and, unless read-only or NOCREATE, creates) the store at path.
  * New files get auto_vacuum=INCREMENTAL, so that retention can give freed
