@@ -32,6 +32,18 @@ int tw_telemetry_decode(const void *payload, size_t len, const char *device, int
 			const struct tw_decode_limits *lim, struct tw_decoded *out,
 			char *reason, size_t reasonlen);
 
+/* tw_telemetry_decode's two paths. The fast one takes the common shapes
+ * (a flat object of values, or ts/seq/values with a flat values object,
+ * ASCII strings without escapes, short numbers) and returns TW_OK, or
+ * TW_ERR_AGAIN for anything else, out empty. The other, through jansson,
+ * takes everything and writes the reasons; the tests compare the two. */
+int tw_telemetry_decode_fast(const void *payload, size_t len, const char *device,
+			     int64_t now_ms, const struct tw_decode_limits *lim,
+			     struct tw_decoded *out);
+int tw_telemetry_decode_json(const void *payload, size_t len, const char *device,
+			     int64_t now_ms, const struct tw_decode_limits *lim,
+			     struct tw_decoded *out, char *reason, size_t reasonlen);
+
 void tw_decoded_free(struct tw_decoded *d);
 
 #endif

@@ -280,6 +280,248 @@ static void test_defaults_and_device(void)
 	TW_CHECK(strstr(reason, "device id") != NULL);
 }
 
+/* ---- the fast path against jansson's, over generated payloads ---- */
+
+static unsigned long long rng = 88172645463325252ULL;
+
+static unsigned rnd(unsigned n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng % n);
+}
+
+struct gen {
+	char *p;
+	size_t len, cap;
+};
+
+static void put(struct gen *g, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (g->len + n + 1 > g->cap) {
+		g->cap = (g->len + n + 1) * 2;
+		g->p = realloc(g->p, g->cap);
+	}
+	memcpy(g->p + g->len, s, n + 1);
+	g->len += n;
+}
+
+static void ws(struct gen *g)
+{
+	static const char *const w[] = { "", "", "", " ", "\n  ", "\t", "\r\n" };
+
+	put(g, w[rnd(7)]);
+}
+
+static void key(struct gen *g, int depth, unsigned i)
+{
+	static const char *const keys[] = {
+		"\"temp\"", "\"speed\"", "\"ts\"", "\"seq\"", "\"values\"", "\"door\"", "\"state\"",
+		"\"a\"", "\"b\"", "\"\"", "\"k\\u00e9y\"", "\"cl\xc3\xa9\"", "\"x y\"", "\"q\\\"\"",
+	};
+	char buf[160];
+
+	if (rnd(5)) {	/* mostly a name of its own */
+		snprintf(buf, sizeof(buf), "\"f%u\"", i);
+		put(g, buf);
+		return;
+	}
+	if (rnd(40) == 0) {	/* a name past TW_RECORD_MAX_KEY, or at it */
+		size_t n = 127 + rnd(4);
+
+		buf[0] = '"';
+		memset(buf + 1, 'k', n);
+		buf[n + 1] = '"';
+		buf[n + 2] = '\0';
+		put(g, buf);
+		return;
+	}
+	put(g, keys[rnd(depth ? 13 : 14)]);
+}
+
+static void value(struct gen *g, int depth);
+
+static void object(struct gen *g, int depth, unsigned members)
+{
+	put(g, "{");
+	ws(g);
+	for (unsigned i = 0; i < members; i++) {
+		if (i) {
+			put(g, ",");
+			ws(g);
+		}
+		key(g, depth, i);
+		ws(g);
+		put(g, ":");
+		ws(g);
+		value(g, depth + 1);
+		ws(g);
+	}
+	put(g, "}");
+}
+
+static void value(struct gen *g, int depth)
+{
+	static const char *const scalars[] = {
+		"0", "-0", "1", "-17", "21.5", "-0.0", "1e2", "1E-2", "2.5e+3", "123456789012345678",
+		"1234567890123456789", "-123456789012345678", "99999999999999999999", "01", "1.",
+		".5", "-", "1e400", "1e-400", "4.9e-324", "0.1000000000000000055511151231257827",
+		"true", "false", "null", "tru", "\"eco\"", "\"\"", "\"a\\nb\"", "\"\\u00e9\"",
+		"\"caf\xc3\xa9\"", "\"bad\xff\"", "\"tab\tin\"", "[1,2]", "[]", "1732270000000",
+		"1732270300000", "1732270300001", "1832270000000", "-5", "5", "\"1732270000000\"",
+		"\"~!@#$%^&*()_+{}|:<>?\"",
+	};
+
+	static const char *const good[] = {
+		"0", "1", "-17", "21.5", "40.0", "1e2", "123456789012345678", "true", "false",
+		"\"eco\"", "\"\"", "-0.5", "3.14159265358979",
+	};
+
+	if (rnd(4)) {
+		put(g, good[rnd(sizeof(good) / sizeof(good[0]))]);
+		return;
+	}
+	if (depth == 1 && rnd(6) == 0) {
+		object(g, depth, rnd(5));
+		return;
+	}
+	if (rnd(200) == 0) {	/* a string over max_string (256) */
+		char buf[300];
+
+		buf[0] = '"';
+		memset(buf + 1, 's', 257);
+		buf[258] = '"';
+		buf[259] = '\0';
+		put(g, buf);
+		return;
+	}
+	put(g, scalars[rnd(sizeof(scalars) / sizeof(scalars[0]))]);
+}
+
+static void payload(struct gen *g)
+{
+	g->len = 0;
+	put(g, "");
+	ws(g);
+	switch (rnd(10)) {
+	case 0:	/* an array of records */
+		put(g, "[");
+		object(g, 0, 1 + rnd(3));
+		put(g, ",");
+		object(g, 0, 1 + rnd(3));
+		put(g, "]");
+		break;
+	case 1:
+	case 2:	/* {"ts","seq","values"}, now and then with something beside */
+		put(g, "{\"ts\":");
+		put(g, rnd(4) ? "1732269999000" : "1732270000500");
+		if (rnd(2))
+			put(g, ",\"seq\":42");
+		if (rnd(8) == 0)
+			put(g, ",\"extra\":1");
+		put(g, ",\"values\":");
+		if (rnd(10) == 0)
+			put(g, "7");
+		else
+			object(g, 1, rnd(6));
+		put(g, "}");
+		break;
+	default:
+		object(g, 0, rnd(4) == 0 ? rnd(70) : 1 + rnd(6));
+		break;
+	}
+	ws(g);
+	if (rnd(30) == 0)
+		put(g, rnd(2) ? "x" : "{}");
+}
+
+/* Fails unless both paths made the same records. */
+static int same_records(const struct tw_decoded *a, const struct tw_decoded *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct tw_record *x = a->recs[i], *y = b->recs[i];
+		size_t n = tw_record_count(x);
+
+		if (strcmp(tw_record_device(x), tw_record_device(y)) || tw_record_ts(x) != tw_record_ts(y) ||
+		    tw_record_seq(x) != tw_record_seq(y) || tw_record_flags(x) != tw_record_flags(y) ||
+		    n != tw_record_count(y))
+			return 0;
+		for (size_t k = 0; k < n; k++) {
+			const char *name = tw_record_key(x, k), *s1 = NULL, *s2 = NULL;
+			double d1 = 0, d2 = 0;
+			int b1 = 0, b2 = 0;
+
+			if (strcmp(name, tw_record_key(y, k)) ||
+			    tw_record_type(x, name) != tw_record_type(y, name))
+				return 0;
+			tw_record_get_number(x, name, &d1);
+			tw_record_get_number(y, name, &d2);
+			tw_record_get_bool(x, name, &b1);
+			tw_record_get_bool(y, name, &b2);
+			tw_record_get_string(x, name, &s1);
+			tw_record_get_string(y, name, &s2);
+			if (memcmp(&d1, &d2, sizeof(d1)) || b1 != b2 || (s1 != s2 && (!s1 || !s2 || strcmp(s1, s2))))
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/* Whatever the fast path takes, jansson's path takes the same way; what it
+ * leaves, the whole decoder answers as jansson's path does. Payloads are
+ * generated from the shapes above, then some cut short or with a byte
+ * changed. */
+static void test_fast_path_agrees(void)
+{
+	struct gen g = { 0 };
+	int fast = 0, left = 0, bad = 0;
+
+	for (int i = 0; i < 40000; i++) {
+		struct tw_decoded f, j, d;
+		char r1[512], r2[512];
+		int rf, rj, rd;
+		size_t len;
+
+		payload(&g);
+		len = g.len;
+		if (rnd(8) == 0 && len > 1)
+			len = 1 + rnd((unsigned)len - 1);
+		else if (rnd(8) == 0)
+			g.p[rnd((unsigned)len)] = "{}[]\",:\\ 0e.-ax\x80"[rnd(17)];
+		rf = tw_telemetry_decode_fast(g.p, len, "dev-1", NOW, &lim, &f);
+		rj = tw_telemetry_decode_json(g.p, len, "dev-1", NOW, &lim, &j, r1, sizeof(r1));
+		rd = tw_telemetry_decode(g.p, len, "dev-1", NOW, &lim, &d, r2, sizeof(r2));
+		if (rf == TW_OK) {
+			fast++;
+			TW_CHECK_INT(rj, TW_OK);
+			TW_CHECK(same_records(&f, &j));
+			if (rj != TW_OK || !same_records(&f, &j))
+				fprintf(stderr, "  fast path differs on: %.*s\n", (int)len, g.p);
+		} else {
+			TW_CHECK_INT(rf, TW_ERR_AGAIN);
+			TW_CHECK(f.n == 0 && f.recs == NULL);
+			left++;
+		}
+		bad += rj != TW_OK;
+		TW_CHECK_INT(rd, rj);
+		TW_CHECK(same_records(&d, &j));
+		if (rd != TW_OK)
+			TW_CHECK_STR(r2, r1);
+		tw_decoded_free(&f);
+		tw_decoded_free(&j);
+		tw_decoded_free(&d);
+	}
+	printf("   fast path took %d payloads, left %d (%d rejected)\n", fast, left, bad);
+	TW_CHECK(fast > 4000);
+	TW_CHECK(bad > 4000);
+	free(g.p);
+}
+
 int main(void)
 {
 	TW_RUN(test_flat_object);
@@ -295,5 +537,6 @@ int main(void)
 	TW_RUN(test_ts_edges);
 	TW_RUN(test_limits);
 	TW_RUN(test_defaults_and_device);
+	TW_RUN(test_fast_path_agrees);
 	return TW_TEST_END();
 }
