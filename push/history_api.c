@@ -224,9 +224,9 @@ static int api__open(struct tw_history_api *api, struct tw_history_api_response 
 	return 0;
 }
 
-/* Runs the queries (api->lock held) and fills res. */
-static void api__answer(struct tw_history_api *api, const struct tw_history_params *p,
-			struct tw_history_api_response *res)
+/* Runs the queries (api->lock held) and fills res; 0 when SQLite failed. */
+static int api__answer(struct tw_history_api *api, const struct tw_history_params *p,
+		       struct tw_history_api_response *res)
 {
 	struct api_out o = { 0 };
 	int rc = tw_history_device_exists(api->h, p->device);
@@ -234,11 +234,11 @@ static void api__answer(struct tw_history_api *api, const struct tw_history_para
 	if (rc < 0) {
 		tw_warn("history: cannot look up device: %s", tw_history_errmsg(api->h));
 		api__fail(res, 500, "History query failed (see the hub's log).");
-		return;
+		return 0;
 	}
 	if (rc == 0) {
 		api__fail(res, 404, "Unknown device \"%s\".", p->device);
-		return;
+		return 1;
 	}
 	tw_history_set_deadline(api->h, tw_mono_ms() + api->budget_ms);
 	rc = api__query(api->h, p, &o);
@@ -249,7 +249,7 @@ static void api__answer(struct tw_history_api *api, const struct tw_history_para
 		res->status = 200;
 		res->len = o.buf.len;
 		res->body = o.buf.data;
-		return;
+		return 1;
 	}
 	tw_buf_free(&o.buf);
 	if (rc == TW_ERR_LIMIT) {
@@ -261,7 +261,9 @@ static void api__answer(struct tw_history_api *api, const struct tw_history_para
 		tw_warn("history: query failed: %s", rc == TW_ERR_NOMEM ? "out of memory"
 			: tw_history_errmsg(api->h));
 		api__fail(res, 500, "History query failed (see the hub's log).");
+		return rc == TW_ERR_NOMEM;
 	}
+	return 1;
 }
 
 void tw_history_api_handle(struct tw_history_api *api, const struct tw_history_api_request *req,
@@ -286,8 +288,17 @@ void tw_history_api_handle(struct tw_history_api *api, const struct tw_history_a
 		api__fail(res, 400, "%s", err);
 	} else {
 		pthread_mutex_lock(&api->lock);
-		if (api__open(api, res))
-			api__answer(api, p, res);
+		if (api__open(api, res) && !api__answer(api, p, res)) {
+			/* The file may have changed under the connection: ingest
+			 * migrates an older schema when it starts. Once more, on a
+			 * new connection. */
+			tw_history_close(api->h);
+			api->h = NULL;
+			free(res->body);
+			memset(res, 0, sizeof(*res));
+			if (api__open(api, res))
+				api__answer(api, p, res);
+		}
 		pthread_mutex_unlock(&api->lock);
 	}
 	free(p);

@@ -1,5 +1,6 @@
 /* test_history_api.c -- GET /api/history without HTTP: statuses, messages, tokens, JSON shape */
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,45 @@ static void test_file_appears_later(void)
 	tw_history_api_destroy(api);
 }
 
+/* A file of schema 1, served, then migrated by a writer (ingest starting):
+ * the hub's connection read it through views of the old table, and the
+ * next request is answered on a new connection. */
+static void test_file_migrated_underneath(void)
+{
+	static const char v1[] =
+		"PRAGMA journal_mode=WAL;"
+		"CREATE TABLE devices(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+		"CREATE TABLE keys(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+		"CREATE TABLE samples(device_id INTEGER NOT NULL, key_id INTEGER NOT NULL,"
+		" ts INTEGER NOT NULL, type INTEGER NOT NULL, num REAL, str TEXT,"
+		" PRIMARY KEY(device_id, key_id, ts)) WITHOUT ROWID;"
+		"CREATE TABLE seen(device_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+		" ts INTEGER NOT NULL, PRIMARY KEY(device_id, seq)) WITHOUT ROWID;"
+		"INSERT INTO devices VALUES(1, 'old-1'); INSERT INTO keys VALUES(1, 'v');"
+		"INSERT INTO samples VALUES(1, 1, 1000, 1, 1.5, NULL), (1, 1, 2000, 1, 2.5, NULL);"
+		"PRAGMA user_version=1;";
+	const char *kv[] = { "device=old-1", "keys=v", "startTs=0", "endTs=10000", NULL };
+	static const char want[] = "{\"v\":[{\"ts\":2000,\"value\":2.5},{\"ts\":1000,\"value\":1.5}]}";
+	char path[300], err[512], *t = token(BASE "/api/history", KEY);
+	struct tw_history_api *api;
+	struct tw_history *h = NULL;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/v1.db", tmpdir);
+	TW_CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+	TW_CHECK_INT(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	api = make(path, NULL);
+	TW_CHECK_INT(ask(api, t, kv), 200);
+	TW_CHECK_STR(res.body, want);
+	TW_CHECK_INT(tw_history_open(path, TW_HISTORY_NOCREATE, &h, err, sizeof(err)), TW_OK);
+	tw_history_close(h);
+	TW_CHECK_INT(ask(api, t, kv), 200);
+	TW_CHECK_STR(res.body, want);
+	free(t);
+	tw_history_api_destroy(api);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -229,6 +269,7 @@ int main(void)
 	TW_RUN(test_tokens);
 	TW_RUN(test_answers);
 	TW_RUN(test_file_appears_later);
+	TW_RUN(test_file_migrated_underneath);
 	free(res.body);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
