@@ -525,13 +525,6 @@ static void history__value(const struct tw_record *r, const char *key, sqlite3_i
 	}
 }
 
-static int history__by_key(const void *a, const void *b)
-{
-	const struct history__val *x = a, *y = b;
-
-	return (x->key > y->key) - (x->key < y->key);
-}
-
 /* Adds (d, key) to series unless d is known to have it. */
 static int history__series(struct tw_history *h, struct history__device *d, sqlite3_int64 key)
 {
@@ -593,7 +586,7 @@ int tw_history_put(struct tw_history *h, const struct tw_record *r)
 			return TW_ERR_DB;
 		history__value(r, name, key, &h->put[i]);
 	}
-	qsort(h->put, n, sizeof(*h->put), history__by_key);
+	history__vals_sort(h->put, n);
 	h->vals.len = 0;
 	for (size_t i = 0; i < n && rc == TW_OK; i++)
 		if ((rc = history__vals_add(&h->vals, &h->put[i])) == TW_OK)

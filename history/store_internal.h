@@ -97,6 +97,8 @@ int history__vals_next(const unsigned char *p, size_t n, size_t *pos, struct his
 /* Appends v (TW_OK, TW_ERR_NOMEM). Values go in ascending key id. */
 int history__vals_add(struct history__vals *b, const struct history__val *v);
 void history__vals_free(struct history__vals *b);
+/* Sorts values by key id (the order a point holds them in). */
+void history__vals_sort(struct history__val *v, size_t n);
 /* Registers tw_type, tw_num, tw_str, tw_count, tw_merge and tw_pack on db. */
 int history__vals_functions(sqlite3 *db);
 

@@ -145,6 +145,18 @@ int history__vals_add(struct history__vals *b, const struct history__val *v)
 	return TW_OK;
 }
 
+static int vals__by_key(const void *a, const void *b)
+{
+	const struct history__val *x = a, *y = b;
+
+	return (x->key > y->key) - (x->key < y->key);
+}
+
+void history__vals_sort(struct history__val *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), vals__by_key);
+}
+
 void history__vals_free(struct history__vals *b)
 {
 	free(b->p);
@@ -210,6 +222,17 @@ static void vals__count(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_int64(ctx, count);
 }
 
+/* Returns the point built in out (an empty BLOB for none), or the error; frees out. */
+static void vals__result(sqlite3_context *ctx, int rc, struct history__vals *out)
+{
+	if (rc != TW_OK)
+		sqlite3_result_error_nomem(ctx);
+	else
+		sqlite3_result_blob(ctx, out->p ? (const void *)out->p : "", (int)out->len,
+				    SQLITE_TRANSIENT);
+	history__vals_free(out);
+}
+
 /* tw_merge(old, new): both points' values, new's where both have a key. */
 static void vals__merge(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -233,12 +256,7 @@ static void vals__merge(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		rc = history__vals_add(&out, &vb);
 		gb = history__vals_next(b, nb, &pb, &vb);
 	}
-	if (rc != TW_OK)
-		sqlite3_result_error_nomem(ctx);
-	else
-		sqlite3_result_blob(ctx, out.p ? (const void *)out.p : "", (int)out.len,
-				    SQLITE_TRANSIENT);
-	history__vals_free(&out);
+	vals__result(ctx, rc, &out);
 }
 
 /* tw_pack(key_id, type, num, str), an aggregate: one point from rows of one value. */
@@ -292,12 +310,6 @@ static void vals__pack_step(sqlite3_context *ctx, int argc, sqlite3_value **argv
 	pk->n++;
 }
 
-static int vals__by_key(const void *a, const void *b)
-{
-	const struct history__val *x = a, *y = b;
-
-	return (x->key > y->key) - (x->key < y->key);
-}
 
 static void vals__pack_final(sqlite3_context *ctx)
 {
@@ -306,16 +318,11 @@ static void vals__pack_final(sqlite3_context *ctx)
 	int rc = pk && pk->failed ? TW_ERR_NOMEM : TW_OK;
 
 	if (pk && rc == TW_OK) {
-		qsort(pk->v, pk->n, sizeof(*pk->v), vals__by_key);
+		history__vals_sort(pk->v, pk->n);
 		for (size_t i = 0; i < pk->n && rc == TW_OK; i++)
 			rc = history__vals_add(&out, &pk->v[i]);
 	}
-	if (rc != TW_OK)
-		sqlite3_result_error_nomem(ctx);
-	else
-		sqlite3_result_blob(ctx, out.p ? (const void *)out.p : "", (int)out.len,
-				    SQLITE_TRANSIENT);
-	history__vals_free(&out);
+	vals__result(ctx, rc, &out);
 	if (pk) {
 		for (size_t i = 0; i < pk->n; i++)
 			free((char *)pk->v[i].str);
