@@ -68,7 +68,7 @@ static const char history__samples_views[] =
 	"CREATE TEMP VIEW series(device_id, key_id) AS"
 	" SELECT DISTINCT device_id, key_id FROM main.samples;";
 
-/* The writer's connection. Samples of a thousand devices land on thousands
+/* The writer's connection. Points of a thousand devices land on thousands
  * of B-tree pages: a cache that holds them saves a read per insert, and a
  * larger WAL between checkpoints writes each hot page into the database
  * once per checkpoint instead of once per commit (measured with
