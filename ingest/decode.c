@@ -405,11 +405,15 @@ static int fast__literal(struct fast__in *in, const char *word, size_t n)
 	return 1;
 }
 
-/* The members of the object at in->p: *n of them into vals[]; an object
- * value (nested once at most: values) is left as a FAST_OBJECT span. */
-static int fast__object(struct fast__in *in, struct fast__value *vals, size_t *n, int depth)
+/* The members of the object at in->p: *n of them into vals[]. With inner,
+ * one member may be an object (values' place): its members go to inner[],
+ * *ninner of them, and the member is a FAST_OBJECT; a second one, or one
+ * without inner, is left to jansson. */
+static int fast__object(struct fast__in *in, struct fast__value *vals, size_t *n,
+			struct fast__value *inner, size_t *ninner)
 {
 	struct fast__value *v;
+	int nested = 0;
 
 	*n = 0;
 	in->p++;	/* '{' */
@@ -436,15 +440,10 @@ static int fast__object(struct fast__in *in, struct fast__value *vals, size_t *n
 			v->kind = FAST_STRING;
 			if (fast__string(in, &v->str, &v->slen) != TW_OK)
 				return TW_ERR_AGAIN;
-		} else if (*in->p == '{' && depth == 0) {
-			size_t skip;
-
-			/* only "values" may hold one; its members are read again later */
+		} else if (*in->p == '{' && inner && !nested++) {
 			v->kind = FAST_OBJECT;
-			v->str = in->p;
-			if (fast__object(in, vals + FAST_MAX_MEMBERS, &skip, 1) != TW_OK)
+			if (fast__object(in, inner, ninner, NULL, NULL) != TW_OK)
 				return TW_ERR_AGAIN;
-			v->slen = (size_t)(in->p - v->str);
 		} else if (fast__literal(in, "true", 4)) {
 			v->kind = FAST_TRUE;
 		} else if (fast__literal(in, "false", 5)) {
@@ -559,14 +558,14 @@ static int fast__record(struct decode__ctx *c, const struct fast__value *meta, s
 
 static int decode__fast(struct decode__ctx *c, const char *p, size_t len, struct tw_decoded *out)
 {
-	/* the root's members, then room for those of values */
-	struct fast__value vals[2 * FAST_MAX_MEMBERS];
+	/* the root's members, then those of values */
+	struct fast__value vals[FAST_MAX_MEMBERS], inner[FAST_MAX_MEMBERS];
 	struct fast__in in = { p, p + len };
 	const struct fast__value *values = NULL;
 	size_t n, nv = 0;
 
 	fast__ws(&in);
-	if (in.p == in.end || *in.p != '{' || fast__object(&in, vals, &n, 0) != TW_OK)
+	if (in.p == in.end || *in.p != '{' || fast__object(&in, vals, &n, inner, &nv) != TW_OK)
 		return TW_ERR_AGAIN;
 	fast__ws(&in);
 	if (in.p != in.end || fast__duplicates(vals, n))
@@ -575,25 +574,17 @@ static int decode__fast(struct decode__ctx *c, const char *p, size_t len, struct
 		if (fast__is(&vals[i], "values"))
 			values = &vals[i];
 	if (values) {
-		struct fast__in vin;
-
 		/* nothing but ts and seq beside values, which is an object */
-		if (values->kind != FAST_OBJECT)
+		if (values->kind != FAST_OBJECT || fast__duplicates(inner, nv))
 			return TW_ERR_AGAIN;
 		for (size_t i = 0; i < n; i++)
 			if (&vals[i] != values && !fast__is(&vals[i], "ts") &&
 			    !fast__is(&vals[i], "seq"))
 				return TW_ERR_AGAIN;
-		vin.p = values->str;
-		vin.end = values->str + values->slen;
-		if (fast__object(&vin, vals + FAST_MAX_MEMBERS, &nv, 1) != TW_OK ||
-		    fast__duplicates(vals + FAST_MAX_MEMBERS, nv))
-			return TW_ERR_AGAIN;
 	}
 	if (!(out->recs = calloc(1, sizeof(*out->recs))))
 		return TW_ERR_AGAIN;
-	if (fast__record(c, vals, n, values ? vals + FAST_MAX_MEMBERS : vals, values ? nv : n,
-			 &out->recs[0]) != TW_OK) {
+	if (fast__record(c, vals, n, values ? inner : vals, values ? nv : n, &out->recs[0]) != TW_OK) {
 		free(out->recs);
 		out->recs = NULL;
 		return TW_ERR_AGAIN;
