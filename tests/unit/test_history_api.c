@@ -11,6 +11,7 @@
 #include "telewire/clock.h"
 #include "telewire/error.h"
 #include "telewire/history.h"
+#include "tw_history_v1.h"
 #include "tw_test.h"
 
 #define KEY "test-access-key"
@@ -222,15 +223,7 @@ static void test_file_appears_later(void)
 static void test_file_migrated_underneath(void)
 {
 	static const char v1[] =
-		"PRAGMA journal_mode=WAL;"
-		"CREATE TABLE devices(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
-		"CREATE TABLE keys(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
-		"CREATE TABLE samples(device_id INTEGER NOT NULL, key_id INTEGER NOT NULL,"
-		" ts INTEGER NOT NULL, type INTEGER NOT NULL, num REAL, str TEXT,"
-		" PRIMARY KEY(device_id, key_id, ts)) WITHOUT ROWID;"
-		"CREATE TABLE seen(device_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
-		" ts INTEGER NOT NULL, PRIMARY KEY(device_id, seq)) WITHOUT ROWID;"
-		"INSERT INTO devices VALUES(1, 'old-1'); INSERT INTO keys VALUES(1, 'v');"
+		TW_HISTORY_V1_SCHEMA
 		"INSERT INTO samples VALUES(1, 1, 1000, 1, 1.5, NULL), (1, 1, 2000, 1, 2.5, NULL);"
 		"PRAGMA user_version=1;";
 	const char *kv[] = { "device=old-1", "keys=v", "startTs=0", "endTs=10000", NULL };

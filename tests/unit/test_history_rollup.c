@@ -9,6 +9,7 @@
 
 #include "telewire/error.h"
 #include "telewire/history.h"
+#include "tw_history_v1.h"
 #include "tw_test.h"
 
 #define HOUR 3600000LL
@@ -437,15 +438,7 @@ static int collect_typed(void *ctx, const struct tw_history_row *row)
 static void test_migrate_v1(void)
 {
 	static const char v1[] =
-		"PRAGMA journal_mode=WAL;"
-		"CREATE TABLE devices(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
-		"CREATE TABLE keys(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
-		"CREATE TABLE samples(device_id INTEGER NOT NULL, key_id INTEGER NOT NULL,"
-		" ts INTEGER NOT NULL, type INTEGER NOT NULL, num REAL, str TEXT,"
-		" PRIMARY KEY(device_id, key_id, ts)) WITHOUT ROWID;"
-		"CREATE TABLE seen(device_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
-		" ts INTEGER NOT NULL, PRIMARY KEY(device_id, seq)) WITHOUT ROWID;"
-		"INSERT INTO devices VALUES(1, 'old-1'); INSERT INTO keys VALUES(1, 'v');"
+		TW_HISTORY_V1_SCHEMA
 		"WITH RECURSIVE i(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM i WHERE x < 7199)"
 		" INSERT INTO samples SELECT 1, 1, x * 1000, 1, x % 10, NULL FROM i;"
 		/* a string and a boolean, one of them at a ts of v */
