@@ -257,7 +257,7 @@ int tw_history_open(const char *path, int flags, struct tw_history **out, char *
 	if (sqlite3_open_v2(path, &h->db, oflags, NULL) != SQLITE_OK)
 		return history__fail_open(h, path, err, errlen, "cannot open");
 	sqlite3_busy_timeout(h->db, 5000);
-	if (history__vals_functions(h->db) != TW_OK)
+	if (history__vals_functions(h->db, h) != TW_OK)
 		return history__fail_open(h, path, err, errlen, "cannot register its functions");
 	if (history__user_version(h, &version) != TW_OK)
 		return history__fail_open(h, path, err, errlen, "cannot read the schema version");
@@ -433,6 +433,11 @@ static struct history__device *history__device(struct tw_history *h, const char 
 		return NULL;
 	}
 	return d;
+}
+
+uint64_t tw_history_points_replaced(const struct tw_history *h)
+{
+	return h->points_replaced;
 }
 
 int64_t tw_history_device_id(struct tw_history *h, const char *device)

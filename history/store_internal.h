@@ -55,6 +55,11 @@ struct history__val {
 	size_t len;
 };
 
+/* The most a point's values may take. A device may send one ts again and
+ * again with new keys, and each merge copies the point: past this a merge
+ * keeps the later message's values alone (tw_history_points_replaced). */
+#define HISTORY_POINT_MAX (1u << 20)
+
 /* A growing BLOB of values. */
 struct history__vals {
 	unsigned char *p;
@@ -78,6 +83,7 @@ struct tw_history {
 	struct history__val *put;	/* its values, sorted by key id */
 	size_t put_cap;
 	struct history__vals text;	/* a string value read, with its terminator */
+	uint64_t points_replaced;	/* merges past HISTORY_POINT_MAX (vals.c) */
 	sqlite3_stmt *ru[RU_COUNT];	/* rollup.c */
 	int ru_state;		/* 0: not prepared yet, 1: ready, -1: the file has no rollups */
 	sqlite3_int64 ru_cursor;	/* the device the rollup pass did last (round robin) */
@@ -99,8 +105,9 @@ int history__vals_add(struct history__vals *b, const struct history__val *v);
 void history__vals_free(struct history__vals *b);
 /* Sorts values by key id (the order a point holds them in). */
 void history__vals_sort(struct history__val *v, size_t n);
-/* Registers tw_type, tw_num, tw_str, tw_count, tw_merge and tw_pack on db. */
-int history__vals_functions(sqlite3 *db);
+/* Registers tw_type, tw_num, tw_str, tw_count, tw_merge and tw_pack on db;
+ * h (or NULL) counts the merges that replaced a point. */
+int history__vals_functions(sqlite3 *db, struct tw_history *h);
 
 /* Rollup resolutions in ms, finest first; a coarser one is a whole
  * number of finer ones, so that it is computed from them. */

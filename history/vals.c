@@ -17,7 +17,8 @@
  *
  * The SQL functions read a key's value out of a BLOB (tw_type, tw_num,
  * tw_str), count its entries (tw_count), merge two points of one ts
- * (tw_merge: the later one's values win, key by key) and pack rows of the
+ * (tw_merge: the later one's values win, key by key; past HISTORY_POINT_MAX
+ * the later one replaces the point whole, counted) and pack rows of the
  * older one-value-per-row table into BLOBs (tw_pack, the migration). A
  * BLOB that does not decode reads as holding nothing from where it stops
  * being valid: the functions never fail a query over one bad row.
@@ -245,6 +246,14 @@ static void vals__merge(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	int rc = TW_OK;
 
 	(void)argc;
+	if (na + nb > HISTORY_POINT_MAX) {
+		struct tw_history *h = sqlite3_user_data(ctx);
+
+		if (h)
+			h->points_replaced++;
+		sqlite3_result_value(ctx, argv[1]);
+		return;
+	}
 	while (rc == TW_OK && (ga > 0 || gb > 0)) {
 		if (gb <= 0 || (ga > 0 && va.key < vb.key)) {
 			rc = history__vals_add(&out, &va);
@@ -331,7 +340,7 @@ static void vals__pack_final(sqlite3_context *ctx)
 	}
 }
 
-int history__vals_functions(sqlite3 *db)
+int history__vals_functions(sqlite3 *db, struct tw_history *h)
 {
 	static const struct {
 		const char *name;
@@ -344,7 +353,7 @@ int history__vals_functions(sqlite3 *db)
 	};
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
-		if (sqlite3_create_function_v2(db, fns[i].name, fns[i].argc, VALS_FN_FLAGS, NULL,
+		if (sqlite3_create_function_v2(db, fns[i].name, fns[i].argc, VALS_FN_FLAGS, h,
 					       fns[i].fn, NULL, NULL, NULL) != SQLITE_OK)
 			return TW_ERR_DB;
 	return sqlite3_create_function_v2(db, "tw_pack", 4, VALS_FN_FLAGS, NULL, NULL,

@@ -21,7 +21,7 @@ struct ingest_stats {
 	atomic_ullong stored, duplicates, db_errors, unrouted;
 	atomic_ullong transform_failed, transform_dropped;
 	atomic_ullong published, publish_failed, emit_invalid;
-	atomic_ullong commits, replayed, journal_errors, rollup_buckets;
+	atomic_ullong commits, replayed, journal_errors, rollup_buckets, points_replaced;
 	atomic_llong last_commit_ms;	/* wall clock of the last commit; 0 before one */
 };
 

@@ -39,6 +39,8 @@ void ingest__metrics_fill(void *ctx, FILE *out)
 	C("journal_errors_total", s->journal_errors, "journal writes, resets or replays that failed");
 	C("rollup_buckets_total", s->rollup_buckets, "history rollup buckets written (minutes and hours)");
 	C("duplicates_total", s->duplicates, "redelivered records dropped by key");
+	C("history_points_replaced_total", s->points_replaced,
+	  "times a record replaced a device's values at one ts whole, as they passed 1 MiB");
 	C("db_errors_total", s->db_errors, "history write errors");
 	C("unrouted_total", s->unrouted, "records no route matched");
 	C("published_total", s->published, "results (envelopes) published to hubs");

@@ -276,6 +276,12 @@ static void writer__commit(struct ingest *ing)
 	}
 	ing->st.stored += ing->tx_stored;
 	ing->st.commits++;
+	if (tw_history_points_replaced(ing->history) != ing->st.points_replaced) {
+		ing->st.points_replaced = tw_history_points_replaced(ing->history);
+		tw_warn("history: a device sent one ts with values past 1 MiB in all: the older "
+			"ones at that ts were replaced (%llu times so far)",
+			(unsigned long long)ing->st.points_replaced);
+	}
 	ing->tx_pause = 1;
 	ing->st.last_commit_ms = tw_wall_ms();
 	/* If emptying fails, a replay finds these stored and drops them. */

@@ -156,7 +156,7 @@ static void bench_group_by(const struct bench *b)
 	sqlite3 *db;
 
 	if (sqlite3_open_v2(b->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-	    history__vals_functions(db) != TW_OK ||
+	    history__vals_functions(db, NULL) != TW_OK ||
 	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		fprintf(stderr, "group by: %s\n", sqlite3_errmsg(db));
 		sqlite3_close(db);

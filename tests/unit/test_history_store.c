@@ -194,6 +194,48 @@ static void test_same_ts_merges(void)
 	tw_history_close(h);
 }
 
+/* One ts sent again and again with new keys: the point stops growing at
+ * 1 MiB, the later record replacing it whole, counted. */
+static void test_point_bound(void)
+{
+	struct tw_record_limits rl = { 64, 4000 };
+	struct tw_history *h = NULL;
+	struct tw_record *r;
+	char err[512], key[32], big[4001];
+	int replaced_at = -1;
+	struct rows rs;
+
+	TW_CHECK_INT(tw_history_open(dbpath, 0, &h, err, sizeof(err)), TW_OK);
+	if (!h)
+		return;
+	memset(big, 'x', 4000);
+	big[4000] = '\0';
+	/* 60 strings of 4,000 bytes a record: 240 KB; the fifth passes 1 MiB */
+	for (int m = 0; m < 6; m++) {
+		tw_record_new(&r, "grow-1", 700, -1, 0, &rl);
+		for (int k = 0; k < 60; k++) {
+			snprintf(key, sizeof(key), "m%dk%d", m, k);
+			tw_record_set_string(r, key, big);
+		}
+		TW_CHECK_INT(tw_history_append(h, &r, 1, NULL), TW_OK);
+		tw_record_free(r);
+		if (replaced_at < 0 && tw_history_points_replaced(h) > 0)
+			replaced_at = m;
+	}
+	TW_CHECK_INT(replaced_at, 4);
+	TW_CHECK_INT((int)tw_history_points_replaced(h), 1);
+	TW_CHECK_INT(query(h, "grow-1", "m0k0", 0, 1000, 0, 0, &rs), TW_OK);
+	TW_CHECK_INT(rs.n, 0);	/* gone with the replaced point */
+	TW_CHECK_INT(query(h, "grow-1", "m3k59", 0, 1000, 0, 0, &rs), TW_OK);
+	TW_CHECK_INT(rs.n, 0);
+	/* the fifth record's values, and the sixth's merged with them */
+	TW_CHECK_INT(query(h, "grow-1", "m4k0", 0, 1000, 0, 0, &rs), TW_OK);
+	TW_CHECK_INT(rs.n, 1);
+	TW_CHECK_INT(query(h, "grow-1", "m5k59", 0, 1000, 0, 0, &rs), TW_OK);
+	TW_CHECK_INT(rs.n, 1);
+	tw_history_close(h);
+}
+
 static void test_query_range_order_limit_reopen(void)
 {
 	struct tw_history *h = NULL;
@@ -228,7 +270,7 @@ static void test_query_range_order_limit_reopen(void)
 	TW_CHECK_INT(rs.n, 0);
 	TW_CHECK_INT(query(h, "temp-9", "temp", 5, 4, 0, 0, &rs), TW_ERR_INVAL);
 	TW_CHECK_INT(tw_history_devices(h, count_name, list), TW_OK);
-	TW_CHECK_STR(list, "merge-1;temp-1;temp-2;temp-9;veh-1;");
+	TW_CHECK_STR(list, "grow-1;merge-1;temp-1;temp-2;temp-9;veh-1;");
 	list[0] = '\0';
 	TW_CHECK_INT(tw_history_keys(h, "veh-1", count_name, list), TW_OK);
 	TW_CHECK_STR(list, "door;state;");
@@ -261,6 +303,7 @@ int main(void)
 	TW_RUN(test_seq_rules);
 	TW_RUN(test_types_and_replace);
 	TW_RUN(test_same_ts_merges);
+	TW_RUN(test_point_bound);
 	TW_RUN(test_query_range_order_limit_reopen);
 	TW_RUN(test_open_errors);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);

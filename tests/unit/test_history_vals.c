@@ -148,7 +148,7 @@ static void test_functions(void)
 	static const unsigned char junk[] = { 1, 1, 0, 0 };	/* a number cut short */
 
 	TW_CHECK_INT(sqlite3_open(":memory:", &db), SQLITE_OK);
-	TW_CHECK_INT(history__vals_functions(db), TW_OK);
+	TW_CHECK_INT(history__vals_functions(db, NULL), TW_OK);
 	encode(&a, old, 3);
 	encode(&b, new, 3);
 	TW_CHECK_STR(one("SELECT tw_num(?1, 1)", a.p, (int)a.len, NULL, 0), "1.5");

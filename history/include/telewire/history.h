@@ -44,8 +44,13 @@ int tw_history_begin(struct tw_history *h);
  * when r has no seq), TW_ERR_EXISTS for a duplicate, or TW_ERR_DB. */
 int tw_history_seen(struct tw_history *h, const struct tw_record *r);
 /* Writes every value of r (a value at the same device, key and ts is
- * replaced). Returns TW_OK or TW_ERR_DB. */
+ * replaced). Returns TW_OK or TW_ERR_DB. The values of one device and ts
+ * take at most 1 MiB: a record that would take them past it replaces them
+ * whole, counted by tw_history_points_replaced. */
 int tw_history_put(struct tw_history *h, const struct tw_record *r);
+/* How many times a record replaced a device's values at a ts whole, as
+ * they had grown past 1 MiB, since h was opened. */
+uint64_t tw_history_points_replaced(const struct tw_history *h);
 /* The id of device, added in the open transaction when new; 0 on failure.
  * Rows are kept in device id order: records stored in that order walk the
  * B-trees from one end to the other instead of jumping about. */
